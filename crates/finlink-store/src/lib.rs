@@ -1,1 +1,126 @@
+//! Storage behind a trait. `finlink-store-sqlite` and `finlink-store-postgres` each
+//! implement [`Store`]; [`contract`] is the one test suite both must pass.
+//!
+//! Every method that reads or changes a client's data takes the client id, so
+//! another client's ids are simply not found: tenant isolation is a property of
+//! the queries, not of the callers.
 
+pub mod contract;
+pub mod sql;
+
+use async_trait::async_trait;
+use finlink_domain::api_key::ApiKey;
+use finlink_domain::client::Client;
+use finlink_domain::company::Company;
+use finlink_domain::connection::{Connection, ConnectionStatus};
+use finlink_domain::ids::{ApiKeyId, ClientId, CompanyId, ConnectionId};
+use finlink_domain::paging::{Page, PageRequest};
+use finlink_domain::profile::Profile;
+use finlink_domain::query::{Expr, OrderBy};
+use finlink_domain::{Result, Timestamp};
+
+/// A list request: paging plus the optional `query`, `tags` and `orderBy` parameters,
+/// already parsed. The store checks properties against its whitelist.
+#[derive(Clone, Debug, Default)]
+pub struct ListQuery {
+    pub page: PageRequest,
+    pub filter: Option<Expr>,
+    /// Companies only: a query over tag keys.
+    pub tags: Option<Expr>,
+    pub order: Option<OrderBy>,
+}
+
+/// What inserting a connection did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnectionInsert {
+    Inserted,
+    /// The company already has this accounting connection; a company has at most one.
+    AccountingExists(ConnectionId),
+    /// The company does not exist (or is another client's).
+    NoSuchCompany,
+}
+
+/// What inserting an API key did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ApiKeyInsert {
+    Inserted,
+    /// The client already has the maximum number of keys.
+    LimitReached,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `sqlite` or `postgres`.
+    fn engine(&self) -> &'static str;
+
+    /// Whether the database answers (for `/readyz`).
+    async fn ping(&self) -> Result<()>;
+
+    // -- clients ----------------------------------------------------------------
+
+    /// Creates a client with its profile.
+    async fn insert_client(&self, client: &Client, profile: &Profile) -> Result<()>;
+    async fn get_client(&self, id: ClientId) -> Result<Option<Client>>;
+    /// All clients, oldest first.
+    async fn list_clients(&self) -> Result<Vec<Client>>;
+
+    // -- API keys ---------------------------------------------------------------
+
+    /// Inserts a key unless the client already has `max_per_client` keys (checked
+    /// atomically with the insert).
+    async fn insert_api_key(&self, key: &ApiKey, max_per_client: u32) -> Result<ApiKeyInsert>;
+    /// Finds a key by its public lookup prefix (across clients: this is how a
+    /// request's client is found).
+    async fn find_api_key(&self, lookup: &str) -> Result<Option<ApiKey>>;
+    /// The client's keys, oldest first.
+    async fn list_api_keys(&self, client: ClientId) -> Result<Vec<ApiKey>>;
+    async fn delete_api_key(&self, client: ClientId, id: ApiKeyId) -> Result<bool>;
+
+    // -- profile ----------------------------------------------------------------
+
+    async fn get_profile(&self, client: ClientId) -> Result<Option<Profile>>;
+    async fn put_profile(&self, client: ClientId, profile: &Profile) -> Result<()>;
+
+    // -- companies --------------------------------------------------------------
+
+    async fn insert_company(&self, company: &Company) -> Result<()>;
+    /// The company with its connections.
+    async fn get_company(&self, client: ClientId, id: CompanyId) -> Result<Option<Company>>;
+    /// Writes name, description, tags, consumer id and modified time. False when not found.
+    async fn update_company(&self, company: &Company) -> Result<bool>;
+    /// Deletes the company and its connections. False when not found.
+    async fn delete_company(&self, client: ClientId, id: CompanyId) -> Result<bool>;
+    /// A page of companies, each with its connections.
+    async fn list_companies(&self, client: ClientId, query: &ListQuery) -> Result<Page<Company>>;
+
+    // -- connections ------------------------------------------------------------
+
+    async fn insert_connection(&self, connection: &Connection) -> Result<ConnectionInsert>;
+    async fn get_connection(
+        &self,
+        client: ClientId,
+        company: CompanyId,
+        id: ConnectionId,
+    ) -> Result<Option<Connection>>;
+    async fn list_connections(
+        &self,
+        client: ClientId,
+        company: CompanyId,
+        query: &ListQuery,
+    ) -> Result<Page<Connection>>;
+    /// Sets a connection's status; returns the updated connection, or None when not found.
+    async fn set_connection_status(
+        &self,
+        client: ClientId,
+        company: CompanyId,
+        id: ConnectionId,
+        status: ConnectionStatus,
+        at: Timestamp,
+    ) -> Result<Option<Connection>>;
+    async fn delete_connection(
+        &self,
+        client: ClientId,
+        company: CompanyId,
+        id: ConnectionId,
+    ) -> Result<bool>;
+}
