@@ -6,6 +6,7 @@
 //! the queries, not of the callers.
 
 pub mod contract;
+pub mod rows;
 pub mod sql;
 
 use async_trait::async_trait;

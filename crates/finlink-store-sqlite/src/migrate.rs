@@ -1,0 +1,26 @@
+//! Schema migrations, applied in order at start, recorded in `PRAGMA user_version`.
+//! Hand-written (20 lines) rather than a migration crate: SQLite's own
+//! `user_version` is the natural ledger and the files are plain SQL.
+
+use rusqlite::Connection;
+
+/// The migrations, in order. Never edit one that has shipped: add a new one.
+const MIGRATIONS: &[(&str, &str)] = &[("0001_foundation", include_str!("../migrations/0001_foundation.sql"))];
+
+pub fn run(conn: &mut Connection) -> rusqlite::Result<()> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let known = MIGRATIONS.len() as i64;
+    if current > known {
+        return Err(rusqlite::Error::InvalidParameterName(format!(
+            "the database schema is version {current}, newer than this finlink ({known}); upgrade finlink"
+        )));
+    }
+    for (i, (name, sql)) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.commit()?;
+        tracing::info!(migration = name, "applied SQLite migration");
+    }
+    Ok(())
+}

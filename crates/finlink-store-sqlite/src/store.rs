@@ -1,0 +1,565 @@
+use std::path::Path;
+
+use async_trait::async_trait;
+use finlink_domain::api_key::ApiKey;
+use finlink_domain::client::Client;
+use finlink_domain::company::Company;
+use finlink_domain::connection::{Connection, ConnectionStatus, SourceType};
+use finlink_domain::ids::{ApiKeyId, ClientId, CompanyId, ConnectionId};
+use finlink_domain::paging::Page;
+use finlink_domain::profile::Profile;
+use finlink_domain::{Error, Result, Timestamp};
+use finlink_store::rows::{
+    API_KEY_COLUMNS, ApiKeyRow, CLIENT_COLUMNS, COMPANY_COLUMNS, CONNECTION_COLUMNS, ClientRow,
+    CompanyRow, ConnectionRow, PROFILE_COLUMNS, ProfileRow, attach_connections,
+};
+use finlink_store::sql::{self, Dialect, Param, SqlBuilder};
+use finlink_store::{ApiKeyInsert, ConnectionInsert, ListQuery, Store};
+use rusqlite::types::Value;
+use rusqlite::{Connection as Db, OptionalExtension, Row, params, params_from_iter};
+
+use crate::pool::{Pool, db_error};
+
+pub struct SqliteStore {
+    pool: Pool,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SqliteStore")
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and applies migrations.
+    pub async fn open(path: &Path) -> Result<Self> {
+        let path = path.to_owned();
+        let readers = std::thread::available_parallelism().map(|n| n.get() * 2).unwrap_or(4).clamp(2, 16);
+        let (pool, _spare) = tokio::task::spawn_blocking(move || Pool::open(&path, readers))
+            .await
+            .map_err(|e| Error::internal(format!("sqlite open task: {e}")))?
+            .map_err(|e| Error::internal(format!("cannot open the SQLite database: {e}")))?;
+        Ok(Self { pool })
+    }
+}
+
+fn values(params: Vec<Param>) -> Vec<Value> {
+    params
+        .into_iter()
+        .map(|p| match p {
+            Param::Text(s) => Value::Text(s),
+            Param::Int(i) => Value::Integer(i),
+            Param::Real(f) => Value::Real(f),
+        })
+        .collect()
+}
+
+fn client_row(r: &Row<'_>) -> rusqlite::Result<ClientRow> {
+    Ok(ClientRow { id: r.get(0)?, name: r.get(1)?, created: r.get(2)? })
+}
+
+fn api_key_row(r: &Row<'_>) -> rusqlite::Result<ApiKeyRow> {
+    Ok(ApiKeyRow {
+        id: r.get(0)?,
+        client_id: r.get(1)?,
+        name: r.get(2)?,
+        lookup: r.get(3)?,
+        hash: r.get(4)?,
+        permissions: r.get(5)?,
+        created: r.get(6)?,
+    })
+}
+
+fn company_row(r: &Row<'_>) -> rusqlite::Result<CompanyRow> {
+    Ok(CompanyRow {
+        id: r.get(0)?,
+        client_id: r.get(1)?,
+        name: r.get(2)?,
+        description: r.get(3)?,
+        tags: r.get(4)?,
+        created: r.get(5)?,
+        modified: r.get(6)?,
+        last_sync: r.get(7)?,
+        created_by_user_name: r.get(8)?,
+        products: r.get(9)?,
+        consumer_id: r.get(10)?,
+    })
+}
+
+fn connection_row(r: &Row<'_>) -> rusqlite::Result<ConnectionRow> {
+    Ok(ConnectionRow {
+        id: r.get(0)?,
+        client_id: r.get(1)?,
+        company_id: r.get(2)?,
+        integration_key: r.get(3)?,
+        integration_id: r.get(4)?,
+        source_id: r.get(5)?,
+        source_type: r.get(6)?,
+        platform_name: r.get(7)?,
+        status: r.get(8)?,
+        created: r.get(9)?,
+        modified: r.get(10)?,
+        last_sync: r.get(11)?,
+        errors: r.get(12)?,
+        connection_info: r.get(13)?,
+    })
+}
+
+fn connections_of(db: &Db, company_ids: &[String]) -> Result<Vec<Connection>> {
+    if company_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders: Vec<String> = (1..=company_ids.len()).map(|i| format!("?{i}")).collect();
+    let text = format!(
+        "SELECT {CONNECTION_COLUMNS} FROM connections dc WHERE dc.company_id IN ({}) ORDER BY dc.created, dc.id",
+        placeholders.join(",")
+    );
+    let mut stmt = db.prepare_cached(&text).map_err(db_error)?;
+    let rows = stmt
+        .query_map(params_from_iter(company_ids.iter()), connection_row)
+        .map_err(db_error)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(db_error)?;
+    rows.into_iter().map(ConnectionRow::into_domain).collect()
+}
+
+fn write_tags(tx: &Db, company: &Company) -> Result<()> {
+    let id = company.id.to_string();
+    tx.execute("DELETE FROM company_tags WHERE company_id = ?1", params![id]).map_err(db_error)?;
+    let mut stmt = tx
+        .prepare_cached("INSERT INTO company_tags (company_id, tag_key, tag_value) VALUES (?1, ?2, ?3)")
+        .map_err(db_error)?;
+    for (k, v) in &company.tags {
+        stmt.execute(params![id, k, v]).map_err(db_error)?;
+    }
+    Ok(())
+}
+
+/// Builds `FROM <table> <alias> WHERE <scope> [AND filter] [AND tags]` for a list query.
+fn list_where(base: &str, scope: &[Param], resource: &sql::Resource, q: &ListQuery) -> Result<SqlBuilder> {
+    let mut b = SqlBuilder::new(Dialect::Sqlite);
+    b.push(base);
+    for (i, p) in scope.iter().enumerate() {
+        b.push(if i == 0 { " WHERE " } else { " AND " });
+        let col = if i == 0 { format!("{}.client_id = ", resource.alias) } else { format!("{}.company_id = ", resource.alias) };
+        b.push(&col).param(p.clone());
+    }
+    if let Some(f) = &q.filter {
+        b.push(" AND ");
+        sql::filter(&mut b, resource, f)?;
+    }
+    if let Some(t) = &q.tags {
+        b.push(" AND ");
+        sql::tags_filter(&mut b, t)?;
+    }
+    Ok(b)
+}
+
+fn run_list<T>(
+    db: &Db,
+    select: &str,
+    where_: SqlBuilder,
+    order: &str,
+    q: &ListQuery,
+    map: fn(&Row<'_>) -> rusqlite::Result<T>,
+) -> Result<(Vec<T>, u64)> {
+    let count_sql = format!("SELECT COUNT(*) {}", where_.text);
+    let page_sql = format!(
+        "SELECT {select} {} ORDER BY {order} LIMIT {} OFFSET {}",
+        where_.text,
+        q.page.limit(),
+        q.page.offset()
+    );
+    let params = values(where_.params);
+    let total: i64 = db
+        .prepare_cached(&count_sql)
+        .map_err(db_error)?
+        .query_row(params_from_iter(params.iter()), |r| r.get(0))
+        .map_err(db_error)?;
+    let mut stmt = db.prepare_cached(&page_sql).map_err(db_error)?;
+    let rows = stmt
+        .query_map(params_from_iter(params.iter()), map)
+        .map_err(db_error)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(db_error)?;
+    Ok((rows, u64::try_from(total).unwrap_or(0)))
+}
+
+fn get_connection_tx(db: &Db, client: &str, company: &str, id: &str) -> Result<Option<Connection>> {
+    db.prepare_cached(&format!(
+        "SELECT {CONNECTION_COLUMNS} FROM connections dc WHERE dc.id = ?1 AND dc.client_id = ?2 AND dc.company_id = ?3"
+    ))
+    .map_err(db_error)?
+    .query_row(params![id, client, company], connection_row)
+    .optional()
+    .map_err(db_error)?
+    .map(ConnectionRow::into_domain)
+    .transpose()
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn engine(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.pool.read(|db| db.query_row("SELECT 1", [], |_| Ok(())).map_err(db_error)).await
+    }
+
+    async fn insert_client(&self, client: &Client, profile: &Profile) -> Result<()> {
+        let (id, name, created) = (client.id.to_string(), client.name.clone(), client.created.as_millis());
+        let p = ProfileRow::from_domain(profile);
+        self.pool
+            .write(move |tx| {
+                tx.execute("INSERT INTO clients (id, name, created) VALUES (?1, ?2, ?3)", params![id, name, created])
+                    .map_err(db_error)?;
+                tx.execute(
+                    &format!("INSERT INTO profiles (client_id, {PROFILE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+                    params![id, p.name, p.redirect_url, p.logo_url, p.icon_url, p.white_list_urls, p.confirm_company_name],
+                )
+                .map_err(db_error)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn get_client(&self, id: ClientId) -> Result<Option<Client>> {
+        let id = id.to_string();
+        self.pool
+            .read(move |db| {
+                db.prepare_cached(&format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE id = ?1"))
+                    .map_err(db_error)?
+                    .query_row(params![id], client_row)
+                    .optional()
+                    .map_err(db_error)?
+                    .map(ClientRow::into_domain)
+                    .transpose()
+            })
+            .await
+    }
+
+    async fn list_clients(&self) -> Result<Vec<Client>> {
+        self.pool
+            .read(|db| {
+                let mut stmt = db
+                    .prepare_cached(&format!("SELECT {CLIENT_COLUMNS} FROM clients ORDER BY created, id"))
+                    .map_err(db_error)?;
+                let rows = stmt
+                    .query_map([], client_row)
+                    .map_err(db_error)?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                    .map_err(db_error)?;
+                rows.into_iter().map(ClientRow::into_domain).collect()
+            })
+            .await
+    }
+
+    async fn insert_api_key(&self, key: &ApiKey, max_per_client: u32) -> Result<ApiKeyInsert> {
+        let r = ApiKeyRow::from_domain(key);
+        self.pool
+            .write(move |tx| {
+                let n: i64 = tx
+                    .query_row("SELECT COUNT(*) FROM api_keys WHERE client_id = ?1", params![r.client_id], |x| x.get(0))
+                    .map_err(db_error)?;
+                if n >= i64::from(max_per_client) {
+                    return Ok(ApiKeyInsert::LimitReached);
+                }
+                tx.execute(
+                    &format!("INSERT INTO api_keys ({API_KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+                    params![r.id, r.client_id, r.name, r.lookup, r.hash, r.permissions, r.created],
+                )
+                .map_err(db_error)?;
+                Ok(ApiKeyInsert::Inserted)
+            })
+            .await
+    }
+
+    async fn find_api_key(&self, lookup: &str) -> Result<Option<ApiKey>> {
+        let lookup = lookup.to_owned();
+        self.pool
+            .read(move |db| {
+                db.prepare_cached(&format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE lookup = ?1"))
+                    .map_err(db_error)?
+                    .query_row(params![lookup], api_key_row)
+                    .optional()
+                    .map_err(db_error)?
+                    .map(ApiKeyRow::into_domain)
+                    .transpose()
+            })
+            .await
+    }
+
+    async fn list_api_keys(&self, client: ClientId) -> Result<Vec<ApiKey>> {
+        let client = client.to_string();
+        self.pool
+            .read(move |db| {
+                let mut stmt = db
+                    .prepare_cached(&format!(
+                        "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE client_id = ?1 ORDER BY created, id"
+                    ))
+                    .map_err(db_error)?;
+                let rows = stmt
+                    .query_map(params![client], api_key_row)
+                    .map_err(db_error)?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                    .map_err(db_error)?;
+                rows.into_iter().map(ApiKeyRow::into_domain).collect()
+            })
+            .await
+    }
+
+    async fn delete_api_key(&self, client: ClientId, id: ApiKeyId) -> Result<bool> {
+        let (client, id) = (client.to_string(), id.to_string());
+        self.pool
+            .write(move |tx| {
+                let n = tx
+                    .execute("DELETE FROM api_keys WHERE id = ?1 AND client_id = ?2", params![id, client])
+                    .map_err(db_error)?;
+                Ok(n > 0)
+            })
+            .await
+    }
+
+    async fn get_profile(&self, client: ClientId) -> Result<Option<Profile>> {
+        let client = client.to_string();
+        self.pool
+            .read(move |db| {
+                db.prepare_cached(&format!("SELECT {PROFILE_COLUMNS} FROM profiles WHERE client_id = ?1"))
+                    .map_err(db_error)?
+                    .query_row(params![client], |r| {
+                        Ok(ProfileRow {
+                            name: r.get(0)?,
+                            redirect_url: r.get(1)?,
+                            logo_url: r.get(2)?,
+                            icon_url: r.get(3)?,
+                            white_list_urls: r.get(4)?,
+                            confirm_company_name: r.get(5)?,
+                        })
+                    })
+                    .optional()
+                    .map_err(db_error)?
+                    .map(ProfileRow::into_domain)
+                    .transpose()
+            })
+            .await
+    }
+
+    async fn put_profile(&self, client: ClientId, profile: &Profile) -> Result<()> {
+        let client = client.to_string();
+        let p = ProfileRow::from_domain(profile);
+        self.pool
+            .write(move |tx| {
+                tx.execute(
+                    &format!(
+                        "INSERT INTO profiles (client_id, {PROFILE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+                         ON CONFLICT (client_id) DO UPDATE SET name = excluded.name, redirect_url = excluded.redirect_url, \
+                         logo_url = excluded.logo_url, icon_url = excluded.icon_url, \
+                         white_list_urls = excluded.white_list_urls, confirm_company_name = excluded.confirm_company_name"
+                    ),
+                    params![client, p.name, p.redirect_url, p.logo_url, p.icon_url, p.white_list_urls, p.confirm_company_name],
+                )
+                .map_err(db_error)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn insert_company(&self, company: &Company) -> Result<()> {
+        let r = CompanyRow::from_domain(company);
+        let company = company.clone();
+        self.pool
+            .write(move |tx| {
+                tx.execute(
+                    "INSERT INTO companies (id, client_id, name, description, tags, created, modified, last_sync, \
+                     created_by_user_name, products, consumer_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                    params![
+                        r.id, r.client_id, r.name, r.description, r.tags, r.created, r.modified, r.last_sync,
+                        r.created_by_user_name, r.products, r.consumer_id
+                    ],
+                )
+                .map_err(db_error)?;
+                write_tags(tx, &company)
+            })
+            .await
+    }
+
+    async fn get_company(&self, client: ClientId, id: CompanyId) -> Result<Option<Company>> {
+        let (client, id) = (client.to_string(), id.to_string());
+        self.pool
+            .read(move |db| {
+                let row = db
+                    .prepare_cached(&format!(
+                        "SELECT {COMPANY_COLUMNS} FROM companies c WHERE c.id = ?1 AND c.client_id = ?2"
+                    ))
+                    .map_err(db_error)?
+                    .query_row(params![id, client], company_row)
+                    .optional()
+                    .map_err(db_error)?;
+                let Some(row) = row else { return Ok(None) };
+                let mut company = row.into_domain()?;
+                company.connections = connections_of(db, &[id])?;
+                Ok(Some(company))
+            })
+            .await
+    }
+
+    async fn update_company(&self, company: &Company) -> Result<bool> {
+        let r = CompanyRow::from_domain(company);
+        let company = company.clone();
+        self.pool
+            .write(move |tx| {
+                let n = tx
+                    .execute(
+                        "UPDATE companies SET name = ?3, description = ?4, tags = ?5, modified = ?6, \
+                         consumer_id = ?7, last_sync = ?8, products = ?9 WHERE id = ?1 AND client_id = ?2",
+                        params![r.id, r.client_id, r.name, r.description, r.tags, r.modified, r.consumer_id, r.last_sync, r.products],
+                    )
+                    .map_err(db_error)?;
+                if n == 0 {
+                    return Ok(false);
+                }
+                write_tags(tx, &company)?;
+                Ok(true)
+            })
+            .await
+    }
+
+    async fn delete_company(&self, client: ClientId, id: CompanyId) -> Result<bool> {
+        let (client, id) = (client.to_string(), id.to_string());
+        self.pool
+            .write(move |tx| {
+                // Connections and tags go with it (ON DELETE CASCADE).
+                let n = tx
+                    .execute("DELETE FROM companies WHERE id = ?1 AND client_id = ?2", params![id, client])
+                    .map_err(db_error)?;
+                Ok(n > 0)
+            })
+            .await
+    }
+
+    async fn list_companies(&self, client: ClientId, query: &ListQuery) -> Result<Page<Company>> {
+        let order = sql::order_by(&sql::COMPANIES, query.order.as_ref())?;
+        let where_ = list_where("FROM companies c", &[Param::Text(client.to_string())], &sql::COMPANIES, query)?;
+        let q = query.clone();
+        self.pool
+            .read(move |db| {
+                let (rows, total) = run_list(db, COMPANY_COLUMNS, where_, &order, &q, company_row)?;
+                let mut companies = rows.into_iter().map(CompanyRow::into_domain).collect::<Result<Vec<_>>>()?;
+                let ids: Vec<String> = companies.iter().map(|c| c.id.to_string()).collect();
+                attach_connections(&mut companies, connections_of(db, &ids)?);
+                Ok(Page { items: companies, total, request: q.page })
+            })
+            .await
+    }
+
+    async fn insert_connection(&self, connection: &Connection) -> Result<ConnectionInsert> {
+        let r = ConnectionRow::from_domain(connection);
+        let accounting = connection.source_type == SourceType::Accounting;
+        self.pool
+            .write(move |tx| {
+                let exists: Option<i64> = tx
+                    .query_row(
+                        "SELECT 1 FROM companies WHERE id = ?1 AND client_id = ?2",
+                        params![r.company_id, r.client_id],
+                        |x| x.get(0),
+                    )
+                    .optional()
+                    .map_err(db_error)?;
+                if exists.is_none() {
+                    return Ok(ConnectionInsert::NoSuchCompany);
+                }
+                if accounting {
+                    let existing: Option<String> = tx
+                        .query_row(
+                            "SELECT id FROM connections WHERE company_id = ?1 AND source_type = 'Accounting'",
+                            params![r.company_id],
+                            |x| x.get(0),
+                        )
+                        .optional()
+                        .map_err(db_error)?;
+                    if let Some(id) = existing {
+                        let id = ConnectionId::parse(&id)?;
+                        return Ok(ConnectionInsert::AccountingExists(id));
+                    }
+                }
+                tx.execute(
+                    &format!(
+                        "INSERT INTO connections ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                        CONNECTION_COLUMNS.replace("dc.", "")
+                    ),
+                    params![
+                        r.id, r.client_id, r.company_id, r.integration_key, r.integration_id, r.source_id,
+                        r.source_type, r.platform_name, r.status, r.created, r.modified, r.last_sync, r.errors,
+                        r.connection_info
+                    ],
+                )
+                .map_err(db_error)?;
+                Ok(ConnectionInsert::Inserted)
+            })
+            .await
+    }
+
+    async fn get_connection(&self, client: ClientId, company: CompanyId, id: ConnectionId) -> Result<Option<Connection>> {
+        let (client, company, id) = (client.to_string(), company.to_string(), id.to_string());
+        self.pool.read(move |db| get_connection_tx(db, &client, &company, &id)).await
+    }
+
+    async fn list_connections(&self, client: ClientId, company: CompanyId, query: &ListQuery) -> Result<Page<Connection>> {
+        let order = sql::order_by(&sql::CONNECTIONS, query.order.as_ref())?;
+        let where_ = list_where(
+            "FROM connections dc",
+            &[Param::Text(client.to_string()), Param::Text(company.to_string())],
+            &sql::CONNECTIONS,
+            query,
+        )?;
+        let q = query.clone();
+        self.pool
+            .read(move |db| {
+                let (rows, total) = run_list(db, CONNECTION_COLUMNS, where_, &order, &q, connection_row)?;
+                let items = rows.into_iter().map(ConnectionRow::into_domain).collect::<Result<Vec<_>>>()?;
+                Ok(Page { items, total, request: q.page })
+            })
+            .await
+    }
+
+    async fn set_connection_status(
+        &self,
+        client: ClientId,
+        company: CompanyId,
+        id: ConnectionId,
+        status: ConnectionStatus,
+        at: Timestamp,
+    ) -> Result<Option<Connection>> {
+        let (client, company, id) = (client.to_string(), company.to_string(), id.to_string());
+        self.pool
+            .write(move |tx| {
+                let n = tx
+                    .execute(
+                        "UPDATE connections SET status = ?4, modified = ?5 WHERE id = ?1 AND client_id = ?2 AND company_id = ?3",
+                        params![id, client, company, status.as_str(), at.as_millis()],
+                    )
+                    .map_err(db_error)?;
+                if n == 0 {
+                    return Ok(None);
+                }
+                get_connection_tx(tx, &client, &company, &id)
+            })
+            .await
+    }
+
+    async fn delete_connection(&self, client: ClientId, company: CompanyId, id: ConnectionId) -> Result<bool> {
+        let (client, company, id) = (client.to_string(), company.to_string(), id.to_string());
+        self.pool
+            .write(move |tx| {
+                let n = tx
+                    .execute(
+                        "DELETE FROM connections WHERE id = ?1 AND client_id = ?2 AND company_id = ?3",
+                        params![id, client, company],
+                    )
+                    .map_err(db_error)?;
+                Ok(n > 0)
+            })
+            .await
+    }
+}

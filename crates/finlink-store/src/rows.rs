@@ -1,0 +1,248 @@
+//! Rows as both engines store them, and their conversion to and from domain values.
+//! Each engine fills these from its own row type; the conversions live here once.
+
+use finlink_domain::api_key::ApiKey;
+use finlink_domain::client::Client;
+use finlink_domain::company::{Company, Tags};
+use finlink_domain::connection::{Connection, ConnectionError, ConnectionStatus, SourceType};
+use finlink_domain::ids::{ApiKeyId, ClientId, CompanyId, ConnectionId};
+use finlink_domain::profile::Profile;
+use finlink_domain::{Error, Result, Timestamp};
+use uuid::Uuid;
+
+fn corrupt(what: &str, detail: impl std::fmt::Display) -> Error {
+    Error::internal(format!("stored {what} could not be read: {detail}"))
+}
+
+fn uuid(what: &str, s: &str) -> Result<Uuid> {
+    Uuid::parse_str(s).map_err(|e| corrupt(what, e))
+}
+
+fn json<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T> {
+    serde_json::from_str(s).map_err(|e| corrupt(what, e))
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| String::from("null"))
+}
+
+pub const CLIENT_COLUMNS: &str = "id, name, created";
+
+pub struct ClientRow {
+    pub id: String,
+    pub name: String,
+    pub created: i64,
+}
+
+impl ClientRow {
+    pub fn into_domain(self) -> Result<Client> {
+        Ok(Client {
+            id: ClientId::from_uuid(uuid("client id", &self.id)?),
+            name: self.name,
+            created: Timestamp::from_millis(self.created),
+        })
+    }
+}
+
+pub const PROFILE_COLUMNS: &str =
+    "name, redirect_url, logo_url, icon_url, white_list_urls, confirm_company_name";
+
+pub struct ProfileRow {
+    pub name: String,
+    pub redirect_url: String,
+    pub logo_url: Option<String>,
+    pub icon_url: Option<String>,
+    pub white_list_urls: String,
+    pub confirm_company_name: bool,
+}
+
+impl ProfileRow {
+    pub fn from_domain(p: &Profile) -> Self {
+        Self {
+            name: p.name.clone(),
+            redirect_url: p.redirect_url.clone(),
+            logo_url: p.logo_url.clone(),
+            icon_url: p.icon_url.clone(),
+            white_list_urls: to_json(&p.white_list_urls),
+            confirm_company_name: p.confirm_company_name,
+        }
+    }
+
+    pub fn into_domain(self) -> Result<Profile> {
+        Ok(Profile {
+            name: self.name,
+            redirect_url: self.redirect_url,
+            logo_url: self.logo_url,
+            icon_url: self.icon_url,
+            white_list_urls: json("profile whiteListUrls", &self.white_list_urls)?,
+            confirm_company_name: self.confirm_company_name,
+        })
+    }
+}
+
+pub const API_KEY_COLUMNS: &str = "id, client_id, name, lookup, hash, permissions, created";
+
+pub struct ApiKeyRow {
+    pub id: String,
+    pub client_id: String,
+    pub name: Option<String>,
+    pub lookup: String,
+    pub hash: Vec<u8>,
+    pub permissions: String,
+    pub created: i64,
+}
+
+impl ApiKeyRow {
+    pub fn from_domain(k: &ApiKey) -> Self {
+        Self {
+            id: k.id.to_string(),
+            client_id: k.client_id.to_string(),
+            name: k.name.clone(),
+            lookup: k.lookup.clone(),
+            hash: k.hash.to_vec(),
+            permissions: to_json(&k.permissions),
+            created: k.created.as_millis(),
+        }
+    }
+
+    pub fn into_domain(self) -> Result<ApiKey> {
+        Ok(ApiKey {
+            id: ApiKeyId::from_uuid(uuid("API key id", &self.id)?),
+            client_id: ClientId::from_uuid(uuid("client id", &self.client_id)?),
+            name: self.name,
+            lookup: self.lookup,
+            hash: self.hash.try_into().map_err(|_| corrupt("API key hash", "wrong length"))?,
+            permissions: json("API key permissions", &self.permissions)?,
+            created: Timestamp::from_millis(self.created),
+        })
+    }
+}
+
+pub const COMPANY_COLUMNS: &str = "c.id, c.client_id, c.name, c.description, c.tags, c.created, \
+     c.modified, c.last_sync, c.created_by_user_name, c.products, c.consumer_id";
+
+pub struct CompanyRow {
+    pub id: String,
+    pub client_id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub tags: String,
+    pub created: i64,
+    pub modified: i64,
+    pub last_sync: Option<i64>,
+    pub created_by_user_name: Option<String>,
+    pub products: String,
+    pub consumer_id: Option<String>,
+}
+
+impl CompanyRow {
+    pub fn from_domain(c: &Company) -> Self {
+        Self {
+            id: c.id.to_string(),
+            client_id: c.client_id.to_string(),
+            name: c.name.clone(),
+            description: c.description.clone(),
+            tags: to_json(&c.tags),
+            created: c.created.as_millis(),
+            modified: c.modified.as_millis(),
+            last_sync: c.last_sync.map(Timestamp::as_millis),
+            created_by_user_name: c.created_by_user_name.clone(),
+            products: to_json(&c.products),
+            consumer_id: c.consumer_id.clone(),
+        }
+    }
+
+    pub fn into_domain(self) -> Result<Company> {
+        let tags: Tags = json("company tags", &self.tags)?;
+        Ok(Company {
+            id: CompanyId::from_uuid(uuid("company id", &self.id)?),
+            client_id: ClientId::from_uuid(uuid("client id", &self.client_id)?),
+            name: self.name,
+            description: self.description,
+            tags,
+            created: Timestamp::from_millis(self.created),
+            modified: Timestamp::from_millis(self.modified),
+            last_sync: self.last_sync.map(Timestamp::from_millis),
+            created_by_user_name: self.created_by_user_name,
+            products: json("company products", &self.products)?,
+            consumer_id: self.consumer_id,
+            connections: Vec::new(),
+        })
+    }
+}
+
+pub const CONNECTION_COLUMNS: &str = "dc.id, dc.client_id, dc.company_id, dc.integration_key, \
+     dc.integration_id, dc.source_id, dc.source_type, dc.platform_name, dc.status, dc.created, \
+     dc.modified, dc.last_sync, dc.errors, dc.connection_info";
+
+pub struct ConnectionRow {
+    pub id: String,
+    pub client_id: String,
+    pub company_id: String,
+    pub integration_key: String,
+    pub integration_id: String,
+    pub source_id: String,
+    pub source_type: String,
+    pub platform_name: String,
+    pub status: String,
+    pub created: i64,
+    pub modified: i64,
+    pub last_sync: Option<i64>,
+    pub errors: String,
+    pub connection_info: Option<String>,
+}
+
+impl ConnectionRow {
+    pub fn from_domain(c: &Connection) -> Self {
+        Self {
+            id: c.id.to_string(),
+            client_id: c.client_id.to_string(),
+            company_id: c.company_id.to_string(),
+            integration_key: c.integration_key.clone(),
+            integration_id: c.integration_id.to_string(),
+            source_id: c.source_id.to_string(),
+            source_type: c.source_type.as_str().to_owned(),
+            platform_name: c.platform_name.clone(),
+            status: c.status.as_str().to_owned(),
+            created: c.created.as_millis(),
+            modified: c.modified.as_millis(),
+            last_sync: c.last_sync.map(Timestamp::as_millis),
+            errors: to_json(&c.errors),
+            connection_info: c.connection_info.as_ref().map(to_json),
+        }
+    }
+
+    pub fn into_domain(self) -> Result<Connection> {
+        let errors: Vec<ConnectionError> = json("connection errors", &self.errors)?;
+        Ok(Connection {
+            id: ConnectionId::from_uuid(uuid("connection id", &self.id)?),
+            client_id: ClientId::from_uuid(uuid("client id", &self.client_id)?),
+            company_id: CompanyId::from_uuid(uuid("company id", &self.company_id)?),
+            integration_key: self.integration_key,
+            integration_id: uuid("integration id", &self.integration_id)?,
+            source_id: uuid("source id", &self.source_id)?,
+            source_type: SourceType::parse(&self.source_type)
+                .ok_or_else(|| corrupt("source type", &self.source_type))?,
+            platform_name: self.platform_name,
+            status: ConnectionStatus::parse(&self.status)
+                .ok_or_else(|| corrupt("connection status", &self.status))?,
+            created: Timestamp::from_millis(self.created),
+            modified: Timestamp::from_millis(self.modified),
+            last_sync: self.last_sync.map(Timestamp::from_millis),
+            errors,
+            connection_info: match self.connection_info {
+                Some(s) => Some(json("connection info", &s)?),
+                None => None,
+            },
+        })
+    }
+}
+
+/// Attaches connections (ordered by company, then creation) to their companies.
+pub fn attach_connections(companies: &mut [Company], connections: Vec<Connection>) {
+    for conn in connections {
+        if let Some(c) = companies.iter_mut().find(|c| c.id == conn.company_id) {
+            c.connections.push(conn);
+        }
+    }
+}
