@@ -1,1 +1,608 @@
+//! finlink's PostgreSQL store. Several `finlink serve` processes can share one
+//! database: every rule that spans rows (one accounting connection per company, at
+//! most N API keys per client) is enforced by the database inside a transaction,
+//! not by a process.
 
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use finlink_domain::api_key::ApiKey;
+use finlink_domain::client::Client;
+use finlink_domain::company::Company;
+use finlink_domain::connection::{Connection, ConnectionStatus, SourceType};
+use finlink_domain::ids::{ApiKeyId, ClientId, CompanyId, ConnectionId};
+use finlink_domain::paging::Page;
+use finlink_domain::profile::Profile;
+use finlink_domain::{Error, Result, Timestamp};
+use finlink_store::rows::{
+    API_KEY_COLUMNS, ApiKeyRow, CLIENT_COLUMNS, COMPANY_COLUMNS, CONNECTION_COLUMNS, ClientRow,
+    CompanyRow, ConnectionRow, PROFILE_COLUMNS, ProfileRow, attach_connections,
+};
+use finlink_store::sql::{self, Dialect, Param, SqlBuilder};
+use finlink_store::{ApiKeyInsert, ConnectionInsert, ListQuery, Store};
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::query::Query;
+use sqlx::{PgPool, Postgres, Row};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PostgresStore")
+    }
+}
+
+fn db_error(e: sqlx::Error) -> Error {
+    match &e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
+            Error::Unavailable(String::from("The database is not reachable right now; please retry."))
+        }
+        _ => Error::internal(format!("postgres: {e}")),
+    }
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("23505"))
+}
+
+fn is_fk_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("23503"))
+}
+
+impl PostgresStore {
+    /// Connects and applies migrations. `schema`, when given, is created if missing and
+    /// used as the search path (tests give each run its own schema).
+    pub async fn connect(url: &str, schema: Option<&str>, max_connections: u32) -> Result<Self> {
+        let mut opts = PgConnectOptions::from_str(url)
+            .map_err(|e| Error::internal(format!("the PostgreSQL URL is not valid: {e}")))?;
+        if let Some(schema) = schema {
+            if !schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(Error::internal("schema names may only use letters, digits and _"));
+            }
+            let setup = PgPoolOptions::new().max_connections(1).connect_with(opts.clone()).await.map_err(|e| {
+                Error::internal(format!("cannot connect to PostgreSQL: {e}"))
+            })?;
+            sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+                .execute(&setup)
+                .await
+                .map_err(db_error)?;
+            setup.close().await;
+            opts = opts.options([("search_path", schema)]);
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(std::time::Duration::from_secs(5))
+            .connect_with(opts)
+            .await
+            .map_err(|e| Error::internal(format!("cannot connect to PostgreSQL: {e}")))?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|e| Error::internal(format!("PostgreSQL migrations failed: {e}")))?;
+        Ok(Self { pool })
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+fn bind_all<'q>(mut q: Query<'q, Postgres, PgArguments>, params: &'q [Param]) -> Query<'q, Postgres, PgArguments> {
+    for p in params {
+        q = match p {
+            Param::Text(s) => q.bind(s.as_str()),
+            Param::Int(i) => q.bind(*i),
+            Param::Real(f) => q.bind(*f),
+        };
+    }
+    q
+}
+
+fn get<'r, T: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>>(r: &'r PgRow, i: usize) -> Result<T> {
+    r.try_get(i).map_err(db_error)
+}
+
+fn client_row(r: &PgRow) -> Result<ClientRow> {
+    Ok(ClientRow { id: get(r, 0)?, name: get(r, 1)?, created: get(r, 2)? })
+}
+
+fn api_key_row(r: &PgRow) -> Result<ApiKeyRow> {
+    Ok(ApiKeyRow {
+        id: get(r, 0)?,
+        client_id: get(r, 1)?,
+        name: get(r, 2)?,
+        lookup: get(r, 3)?,
+        hash: get(r, 4)?,
+        permissions: get(r, 5)?,
+        created: get(r, 6)?,
+    })
+}
+
+fn company_row(r: &PgRow) -> Result<CompanyRow> {
+    Ok(CompanyRow {
+        id: get(r, 0)?,
+        client_id: get(r, 1)?,
+        name: get(r, 2)?,
+        description: get(r, 3)?,
+        tags: get(r, 4)?,
+        created: get(r, 5)?,
+        modified: get(r, 6)?,
+        last_sync: get(r, 7)?,
+        created_by_user_name: get(r, 8)?,
+        products: get(r, 9)?,
+        consumer_id: get(r, 10)?,
+    })
+}
+
+fn connection_row(r: &PgRow) -> Result<ConnectionRow> {
+    Ok(ConnectionRow {
+        id: get(r, 0)?,
+        client_id: get(r, 1)?,
+        company_id: get(r, 2)?,
+        integration_key: get(r, 3)?,
+        integration_id: get(r, 4)?,
+        source_id: get(r, 5)?,
+        source_type: get(r, 6)?,
+        platform_name: get(r, 7)?,
+        status: get(r, 8)?,
+        created: get(r, 9)?,
+        modified: get(r, 10)?,
+        last_sync: get(r, 11)?,
+        errors: get(r, 12)?,
+        connection_info: get(r, 13)?,
+    })
+}
+
+async fn write_tags(tx: &mut sqlx::PgConnection, company: &Company) -> Result<()> {
+    let id = company.id.to_string();
+    sqlx::query("DELETE FROM company_tags WHERE company_id = $1").bind(&id).execute(&mut *tx).await.map_err(db_error)?;
+    if company.tags.is_empty() {
+        return Ok(());
+    }
+    let keys: Vec<&str> = company.tags.keys().map(String::as_str).collect();
+    let values: Vec<&str> = company.tags.values().map(String::as_str).collect();
+    sqlx::query(
+        "INSERT INTO company_tags (company_id, tag_key, tag_value) SELECT $1, k, v FROM UNNEST($2::text[], $3::text[]) AS t(k, v)",
+    )
+    .bind(&id)
+    .bind(&keys)
+    .bind(&values)
+    .execute(&mut *tx)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+fn list_where(base: &str, scope: &[Param], resource: &sql::Resource, q: &ListQuery) -> Result<SqlBuilder> {
+    let mut b = SqlBuilder::new(Dialect::Postgres);
+    b.push(base);
+    for (i, p) in scope.iter().enumerate() {
+        b.push(if i == 0 { " WHERE " } else { " AND " });
+        let col = if i == 0 { format!("{}.client_id = ", resource.alias) } else { format!("{}.company_id = ", resource.alias) };
+        b.push(&col).param(p.clone());
+    }
+    if let Some(f) = &q.filter {
+        b.push(" AND ");
+        sql::filter(&mut b, resource, f)?;
+    }
+    if let Some(t) = &q.tags {
+        b.push(" AND ");
+        sql::tags_filter(&mut b, t)?;
+    }
+    Ok(b)
+}
+
+impl PostgresStore {
+    async fn run_list(&self, select: &str, where_: SqlBuilder, order: &str, q: &ListQuery) -> Result<(Vec<PgRow>, u64)> {
+        let count_sql = format!("SELECT COUNT(*) {}", where_.text);
+        let page_sql = format!(
+            "SELECT {select} {} ORDER BY {order} LIMIT {} OFFSET {}",
+            where_.text,
+            q.page.limit(),
+            q.page.offset()
+        );
+        let total: i64 = bind_all(sqlx::query(&count_sql), &where_.params)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_error)?
+            .try_get(0)
+            .map_err(db_error)?;
+        let rows = bind_all(sqlx::query(&page_sql), &where_.params).fetch_all(&self.pool).await.map_err(db_error)?;
+        Ok((rows, u64::try_from(total).unwrap_or(0)))
+    }
+
+    async fn connections_of(&self, company_ids: &[String]) -> Result<Vec<Connection>> {
+        if company_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(&format!(
+            "SELECT {CONNECTION_COLUMNS} FROM connections dc WHERE dc.company_id = ANY($1) ORDER BY dc.created, dc.id"
+        ))
+        .bind(company_ids)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        rows.iter().map(|r| connection_row(r)?.into_domain()).collect()
+    }
+
+    async fn get_connection_on<'e, E: sqlx::PgExecutor<'e>>(
+        ex: E,
+        client: &str,
+        company: &str,
+        id: &str,
+    ) -> Result<Option<Connection>> {
+        sqlx::query(&format!(
+            "SELECT {CONNECTION_COLUMNS} FROM connections dc WHERE dc.id = $1 AND dc.client_id = $2 AND dc.company_id = $3"
+        ))
+        .bind(id)
+        .bind(client)
+        .bind(company)
+        .fetch_optional(ex)
+        .await
+        .map_err(db_error)?
+        .map(|r| connection_row(&r)?.into_domain())
+        .transpose()
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    fn engine(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn insert_client(&self, client: &Client, profile: &Profile) -> Result<()> {
+        let p = ProfileRow::from_domain(profile);
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        sqlx::query("INSERT INTO clients (id, name, created) VALUES ($1, $2, $3)")
+            .bind(client.id.to_string())
+            .bind(&client.name)
+            .bind(client.created.as_millis())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        sqlx::query(&format!("INSERT INTO profiles (client_id, {PROFILE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"))
+            .bind(client.id.to_string())
+            .bind(&p.name)
+            .bind(&p.redirect_url)
+            .bind(&p.logo_url)
+            .bind(&p.icon_url)
+            .bind(&p.white_list_urls)
+            .bind(p.confirm_company_name)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)
+    }
+
+    async fn get_client(&self, id: ClientId) -> Result<Option<Client>> {
+        sqlx::query(&format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE id = $1"))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?
+            .map(|r| client_row(&r)?.into_domain())
+            .transpose()
+    }
+
+    async fn list_clients(&self) -> Result<Vec<Client>> {
+        let rows = sqlx::query(&format!("SELECT {CLIENT_COLUMNS} FROM clients ORDER BY created, id"))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
+        rows.iter().map(|r| client_row(r)?.into_domain()).collect()
+    }
+
+    async fn insert_api_key(&self, key: &ApiKey, max_per_client: u32) -> Result<ApiKeyInsert> {
+        let r = ApiKeyRow::from_domain(key);
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        // Lock the client so two concurrent inserts cannot both pass the count.
+        sqlx::query("SELECT 1 FROM clients WHERE id = $1 FOR UPDATE")
+            .bind(&r.client_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        let n: i64 = sqlx::query("SELECT COUNT(*) FROM api_keys WHERE client_id = $1")
+            .bind(&r.client_id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_error)?
+            .try_get(0)
+            .map_err(db_error)?;
+        if n >= i64::from(max_per_client) {
+            return Ok(ApiKeyInsert::LimitReached);
+        }
+        sqlx::query(&format!("INSERT INTO api_keys ({API_KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"))
+            .bind(&r.id)
+            .bind(&r.client_id)
+            .bind(&r.name)
+            .bind(&r.lookup)
+            .bind(&r.hash)
+            .bind(&r.permissions)
+            .bind(r.created)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(ApiKeyInsert::Inserted)
+    }
+
+    async fn find_api_key(&self, lookup: &str) -> Result<Option<ApiKey>> {
+        sqlx::query(&format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE lookup = $1"))
+            .bind(lookup)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?
+            .map(|r| api_key_row(&r)?.into_domain())
+            .transpose()
+    }
+
+    async fn list_api_keys(&self, client: ClientId) -> Result<Vec<ApiKey>> {
+        let rows = sqlx::query(&format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE client_id = $1 ORDER BY created, id"))
+            .bind(client.to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
+        rows.iter().map(|r| api_key_row(r)?.into_domain()).collect()
+    }
+
+    async fn delete_api_key(&self, client: ClientId, id: ApiKeyId) -> Result<bool> {
+        let n = sqlx::query("DELETE FROM api_keys WHERE id = $1 AND client_id = $2")
+            .bind(id.to_string())
+            .bind(client.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?
+            .rows_affected();
+        Ok(n > 0)
+    }
+
+    async fn get_profile(&self, client: ClientId) -> Result<Option<Profile>> {
+        sqlx::query(&format!("SELECT {PROFILE_COLUMNS} FROM profiles WHERE client_id = $1"))
+            .bind(client.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?
+            .map(|r| {
+                ProfileRow {
+                    name: get(&r, 0)?,
+                    redirect_url: get(&r, 1)?,
+                    logo_url: get(&r, 2)?,
+                    icon_url: get(&r, 3)?,
+                    white_list_urls: get(&r, 4)?,
+                    confirm_company_name: get(&r, 5)?,
+                }
+                .into_domain()
+            })
+            .transpose()
+    }
+
+    async fn put_profile(&self, client: ClientId, profile: &Profile) -> Result<()> {
+        let p = ProfileRow::from_domain(profile);
+        sqlx::query(&format!(
+            "INSERT INTO profiles (client_id, {PROFILE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (client_id) DO UPDATE SET name = excluded.name, redirect_url = excluded.redirect_url, \
+             logo_url = excluded.logo_url, icon_url = excluded.icon_url, \
+             white_list_urls = excluded.white_list_urls, confirm_company_name = excluded.confirm_company_name"
+        ))
+        .bind(client.to_string())
+        .bind(&p.name)
+        .bind(&p.redirect_url)
+        .bind(&p.logo_url)
+        .bind(&p.icon_url)
+        .bind(&p.white_list_urls)
+        .bind(p.confirm_company_name)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn insert_company(&self, company: &Company) -> Result<()> {
+        let r = CompanyRow::from_domain(company);
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        sqlx::query(
+            "INSERT INTO companies (id, client_id, name, description, tags, created, modified, last_sync, \
+             created_by_user_name, products, consumer_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(&r.id)
+        .bind(&r.client_id)
+        .bind(&r.name)
+        .bind(&r.description)
+        .bind(&r.tags)
+        .bind(r.created)
+        .bind(r.modified)
+        .bind(r.last_sync)
+        .bind(&r.created_by_user_name)
+        .bind(&r.products)
+        .bind(&r.consumer_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        write_tags(&mut tx, company).await?;
+        tx.commit().await.map_err(db_error)
+    }
+
+    async fn get_company(&self, client: ClientId, id: CompanyId) -> Result<Option<Company>> {
+        let id = id.to_string();
+        let row = sqlx::query(&format!("SELECT {COMPANY_COLUMNS} FROM companies c WHERE c.id = $1 AND c.client_id = $2"))
+            .bind(&id)
+            .bind(client.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
+        let Some(row) = row else { return Ok(None) };
+        let mut company = company_row(&row)?.into_domain()?;
+        company.connections = self.connections_of(&[id]).await?;
+        Ok(Some(company))
+    }
+
+    async fn update_company(&self, company: &Company) -> Result<bool> {
+        let r = CompanyRow::from_domain(company);
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let n = sqlx::query(
+            "UPDATE companies SET name = $3, description = $4, tags = $5, modified = $6, consumer_id = $7, \
+             last_sync = $8, products = $9 WHERE id = $1 AND client_id = $2",
+        )
+        .bind(&r.id)
+        .bind(&r.client_id)
+        .bind(&r.name)
+        .bind(&r.description)
+        .bind(&r.tags)
+        .bind(r.modified)
+        .bind(&r.consumer_id)
+        .bind(r.last_sync)
+        .bind(&r.products)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?
+        .rows_affected();
+        if n == 0 {
+            return Ok(false);
+        }
+        write_tags(&mut tx, company).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(true)
+    }
+
+    async fn delete_company(&self, client: ClientId, id: CompanyId) -> Result<bool> {
+        let n = sqlx::query("DELETE FROM companies WHERE id = $1 AND client_id = $2")
+            .bind(id.to_string())
+            .bind(client.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?
+            .rows_affected();
+        Ok(n > 0)
+    }
+
+    async fn list_companies(&self, client: ClientId, query: &ListQuery) -> Result<Page<Company>> {
+        let order = sql::order_by(&sql::COMPANIES, query.order.as_ref())?;
+        let where_ = list_where("FROM companies c", &[Param::Text(client.to_string())], &sql::COMPANIES, query)?;
+        let (rows, total) = self.run_list(COMPANY_COLUMNS, where_, &order, query).await?;
+        let mut companies = rows.iter().map(|r| company_row(r)?.into_domain()).collect::<Result<Vec<_>>>()?;
+        let ids: Vec<String> = companies.iter().map(|c| c.id.to_string()).collect();
+        attach_connections(&mut companies, self.connections_of(&ids).await?);
+        Ok(Page { items: companies, total, request: query.page })
+    }
+
+    async fn insert_connection(&self, connection: &Connection) -> Result<ConnectionInsert> {
+        let r = ConnectionRow::from_domain(connection);
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let exists = sqlx::query("SELECT 1 FROM companies WHERE id = $1 AND client_id = $2 FOR SHARE")
+            .bind(&r.company_id)
+            .bind(&r.client_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        if exists.is_none() {
+            return Ok(ConnectionInsert::NoSuchCompany);
+        }
+        let inserted = sqlx::query(&format!(
+            "INSERT INTO connections ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+             ON CONFLICT (company_id) WHERE source_type = 'Accounting' DO NOTHING",
+            CONNECTION_COLUMNS.replace("dc.", "")
+        ))
+        .bind(&r.id)
+        .bind(&r.client_id)
+        .bind(&r.company_id)
+        .bind(&r.integration_key)
+        .bind(&r.integration_id)
+        .bind(&r.source_id)
+        .bind(&r.source_type)
+        .bind(&r.platform_name)
+        .bind(&r.status)
+        .bind(r.created)
+        .bind(r.modified)
+        .bind(r.last_sync)
+        .bind(&r.errors)
+        .bind(&r.connection_info)
+        .execute(&mut *tx)
+        .await;
+        let n = match inserted {
+            Ok(done) => done.rows_affected(),
+            Err(e) if is_fk_violation(&e) => return Ok(ConnectionInsert::NoSuchCompany),
+            Err(e) if is_unique_violation(&e) => 0,
+            Err(e) => return Err(db_error(e)),
+        };
+        if n == 0 && connection.source_type == SourceType::Accounting {
+            let existing: Option<String> =
+                sqlx::query("SELECT id FROM connections WHERE company_id = $1 AND source_type = 'Accounting'")
+                    .bind(&r.company_id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_error)?
+                    .map(|row| row.try_get(0))
+                    .transpose()
+                    .map_err(db_error)?;
+            if let Some(id) = existing {
+                return Ok(ConnectionInsert::AccountingExists(ConnectionId::parse(&id)?));
+            }
+            return Err(Error::internal("connection insert affected no rows"));
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok(ConnectionInsert::Inserted)
+    }
+
+    async fn get_connection(&self, client: ClientId, company: CompanyId, id: ConnectionId) -> Result<Option<Connection>> {
+        Self::get_connection_on(&self.pool, &client.to_string(), &company.to_string(), &id.to_string()).await
+    }
+
+    async fn list_connections(&self, client: ClientId, company: CompanyId, query: &ListQuery) -> Result<Page<Connection>> {
+        let order = sql::order_by(&sql::CONNECTIONS, query.order.as_ref())?;
+        let where_ = list_where(
+            "FROM connections dc",
+            &[Param::Text(client.to_string()), Param::Text(company.to_string())],
+            &sql::CONNECTIONS,
+            query,
+        )?;
+        let (rows, total) = self.run_list(CONNECTION_COLUMNS, where_, &order, query).await?;
+        let items = rows.iter().map(|r| connection_row(r)?.into_domain()).collect::<Result<Vec<_>>>()?;
+        Ok(Page { items, total, request: query.page })
+    }
+
+    async fn set_connection_status(
+        &self,
+        client: ClientId,
+        company: CompanyId,
+        id: ConnectionId,
+        status: ConnectionStatus,
+        at: Timestamp,
+    ) -> Result<Option<Connection>> {
+        let row = sqlx::query(&format!(
+            "UPDATE connections dc SET status = $4, modified = $5 WHERE dc.id = $1 AND dc.client_id = $2 \
+             AND dc.company_id = $3 RETURNING {CONNECTION_COLUMNS}"
+        ))
+        .bind(id.to_string())
+        .bind(client.to_string())
+        .bind(company.to_string())
+        .bind(status.as_str())
+        .bind(at.as_millis())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        row.map(|r| connection_row(&r)?.into_domain()).transpose()
+    }
+
+    async fn delete_connection(&self, client: ClientId, company: CompanyId, id: ConnectionId) -> Result<bool> {
+        let n = sqlx::query("DELETE FROM connections WHERE id = $1 AND client_id = $2 AND company_id = $3")
+            .bind(id.to_string())
+            .bind(client.to_string())
+            .bind(company.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?
+            .rows_affected();
+        Ok(n > 0)
+    }
+}
