@@ -1,1 +1,10 @@
+//! Providers: the catalog of platforms finlink connects to.
+//!
+//! The built-in catalog is data, not code: one TOML file per integration under
+//! `catalog/integrations/` and one SVG logo per integration under `catalog/logos/`,
+//! embedded in the binary at build time. Operators add custom integrations in the
+//! configuration file; they are merged here.
 
+pub mod catalog;
+
+pub use catalog::{Catalog, CatalogError};
