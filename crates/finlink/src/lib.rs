@@ -1,1 +1,126 @@
+//! The `finlink` binary's library part: configuration, wiring, `serve`, and
+//! [`spawn`], which tests use to run a real server on a loopback port with an
+//! injected clock.
 
+pub mod cli;
+pub mod config;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use finlink_app::{App, AppSettings};
+use finlink_domain::Clock;
+use finlink_providers::Catalog;
+use finlink_store::Store;
+use finlink_store_postgres::PostgresStore;
+use finlink_store_sqlite::SqliteStore;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower::Layer as _;
+
+pub use config::Config;
+
+/// Opens the configured database (PostgreSQL when `database_url` is set, else SQLite
+/// under `data_dir`) and applies migrations.
+pub async fn open_store(cfg: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    match &cfg.database_url {
+        Some(url) => {
+            let store = PostgresStore::connect(url, cfg.database_schema.as_deref(), cfg.database_max_connections)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            Ok(Arc::new(store))
+        }
+        None => {
+            create_private_dir(&cfg.data_dir)?;
+            let path = cfg.data_dir.join("finlink.db");
+            let store = SqliteStore::open(&path).await.map_err(|e| anyhow::anyhow!("{e} ({})", path.display()))?;
+            Ok(Arc::new(store))
+        }
+    }
+}
+
+fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    }
+    Ok(())
+}
+
+/// Builds the services over an open store.
+pub fn build_app(cfg: &Config, store: Arc<dyn Store>, clock: Arc<dyn Clock>, public_url: String) -> anyhow::Result<App> {
+    let catalog = Catalog::built_in().context("the built-in integration catalog is broken")?;
+    let settings = AppSettings {
+        public_url,
+        configured_integrations: cfg.configured_integrations(),
+        sandbox_enabled: cfg.sandbox.enabled,
+    };
+    Ok(App::new(store, clock, Arc::new(catalog), settings))
+}
+
+/// A running server.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub app: App,
+    shutdown: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting requests, lets in-flight ones finish, and waits.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        let _ = self.shutdown.send(true);
+        self.task.await.context("server task")?.context("server")?;
+        Ok(())
+    }
+}
+
+/// Binds `cfg.listen` (port 0 picks a free port), opens the store and starts serving.
+pub async fn spawn(cfg: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Server> {
+    let listener = TcpListener::bind(&cfg.listen).await.with_context(|| format!("cannot listen on {}", cfg.listen))?;
+    let addr = listener.local_addr()?;
+    let public_url = cfg.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let store = open_store(cfg).await?;
+    let app = build_app(cfg, store, clock, public_url)?;
+    Ok(start(listener, app))
+}
+
+/// Serves `app` on `listener` until shut down.
+pub fn start(listener: TcpListener, app: App) -> Server {
+    let addr = listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
+    let state = finlink_http::HttpState::new(app.clone());
+    let router = finlink_http::router(state);
+    // Normalise the path before routing (the Codat SDK may send `//companies`).
+    let service = tower::util::MapRequestLayer::new(finlink_http::middleware::normalize_path::<axum::body::Body>)
+        .layer(router);
+    let (tx, mut rx) = watch::channel(false);
+    let task = tokio::spawn(async move {
+        axum::serve(listener, axum::ServiceExt::<axum::extract::Request>::into_make_service(service))
+            .with_graceful_shutdown(async move {
+                let _ = rx.wait_for(|stop| *stop).await;
+            })
+            .await
+    });
+    Server { addr, app, shutdown: tx, task }
+}
+
+/// Creates the first client and its first API key when the database has no client.
+/// Returns the key when it made one.
+pub async fn bootstrap(app: &App) -> anyhow::Result<Option<String>> {
+    if app.first_client().await.map_err(|e| anyhow::anyhow!("{e}"))?.is_some() {
+        return Ok(None);
+    }
+    let client = app.create_client("Default").await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let key = app
+        .create_api_key(client.id, Some(String::from("first key")), Vec::new())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(Some(key.key))
+}

@@ -1,0 +1,67 @@
+//! Codat's Platform API. One file per resource; [`router`] registers every route with
+//! its OpenAPI description.
+
+pub mod api_keys;
+pub mod companies;
+pub mod connections;
+pub mod dto;
+pub mod integrations;
+pub mod profile;
+
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::state::HttpState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "finlink API",
+        description = "finlink speaks Codat's Platform API (companies, connections, integrations, profile, API keys) so Codat's clients and SDKs work against it unchanged. Authenticate with `Authorization: Basic <base64 of your API key>` (or `Bearer <key>`). Errors are Codat's `ErrorMessage` with a `correlationId` that also appears in finlink's logs.",
+        license(name = "Apache-2.0")
+    ),
+    modifiers(&Security),
+    tags(
+        (name = "Companies", description = "One company per business customer."),
+        (name = "Connections", description = "A company's links to accounting, banking and commerce platforms."),
+        (name = "Integrations", description = "The platforms finlink connects to."),
+        (name = "Settings", description = "Profile and API keys."),
+        (name = "Operations", description = "Health checks and this document."),
+    )
+)]
+pub struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "auth_header",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "Authorization",
+                "`Basic <base64 of the API key>`, as Codat's SDKs send it.",
+            ))),
+        );
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+pub fn router() -> OpenApiRouter<HttpState> {
+    OpenApiRouter::new()
+        .routes(routes!(companies::list, companies::create))
+        .routes(routes!(companies::get, companies::replace, companies::update, companies::delete))
+        .routes(routes!(connections::list, connections::create))
+        .routes(routes!(connections::get, connections::unlink, connections::delete))
+        .routes(routes!(integrations::list))
+        .routes(routes!(integrations::get))
+        .routes(routes!(integrations::branding))
+        .routes(routes!(profile::get, profile::put))
+        .routes(routes!(api_keys::list, api_keys::create))
+        .routes(routes!(api_keys::delete))
+}

@@ -1,0 +1,174 @@
+//! Configuration: defaults < TOML file (`--config`, `FINLINK_CONFIG`) < `FINLINK_*`
+//! environment variables < command-line flags. Nested keys use `__` in variables
+//! (`FINLINK_INTEGRATIONS__GBOL__CLIENT_ID`). Every value can also be read from a
+//! file: `FINLINK_<KEY>_FILE=/path` (and `client_secret_file` in TOML), so secrets
+//! need not sit in the environment.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct Config {
+    /// Address the server listens on.
+    pub listen: String,
+    /// `postgres://...` selects PostgreSQL; unset means SQLite under `data_dir`.
+    pub database_url: Option<String>,
+    /// PostgreSQL schema to use (created if missing); default: the user's search path.
+    pub database_schema: Option<String>,
+    /// Where the SQLite database (and, later, the development master key) live.
+    pub data_dir: PathBuf,
+    /// The URL the outside world reaches finlink at; every generated URL starts with it.
+    /// Default: `http://` + the listen address.
+    pub public_url: Option<String>,
+    /// Log filter (`info`, `warn`, `finlink_http=debug,info`, ...).
+    pub log: String,
+    /// `json` or `text`; default: text on a terminal, JSON otherwise.
+    pub log_format: Option<String>,
+    pub sandbox: SandboxConfig,
+    /// Per-integration settings, by platform key (`[integrations.gbol]`).
+    pub integrations: BTreeMap<String, IntegrationConfig>,
+    /// Maximum PostgreSQL connections per process.
+    pub database_max_connections: u32,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct SandboxConfig {
+    /// The built-in Sandbox (mqjo) and Commerce Sandbox (aiwb) platforms.
+    pub enabled: bool,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct IntegrationConfig {
+    pub client_id: Option<String>,
+    #[serde(skip_serializing)]
+    pub client_secret: Option<SecretString>,
+    /// Read the client secret from this file instead.
+    pub client_secret_file: Option<PathBuf>,
+    /// Enable an integration that needs no OAuth app (API-key and basic platforms).
+    pub enabled: Option<bool>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: String::from("127.0.0.1:8080"),
+            database_url: None,
+            database_schema: None,
+            data_dir: PathBuf::from("./finlink-data"),
+            public_url: None,
+            log: String::from("info"),
+            log_format: None,
+            sandbox: SandboxConfig::default(),
+            integrations: BTreeMap::new(),
+            database_max_connections: 16,
+        }
+    }
+}
+
+/// Values given on the command line, which win over everything else.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+}
+
+fn read_secret_file(path: &Path) -> anyhow::Result<String> {
+    let s = std::fs::read_to_string(path).with_context(|| format!("cannot read the secret file {}", path.display()))?;
+    Ok(s.trim_end_matches(['\n', '\r']).to_owned())
+}
+
+/// `FINLINK_A__B_FILE=/path` becomes the value of key `a.b`, read from the file.
+fn file_variables() -> anyhow::Result<Figment> {
+    let mut fig = Figment::new();
+    for (name, path) in std::env::vars() {
+        let Some(rest) = name.strip_prefix("FINLINK_") else { continue };
+        let Some(key) = rest.strip_suffix("_FILE") else { continue };
+        if key == "CONFIG" || key.is_empty() {
+            continue;
+        }
+        let value = read_secret_file(Path::new(&path)).with_context(|| format!("{name}"))?;
+        let dotted = key.to_lowercase().replace("__", ".");
+        fig = fig.merge(Serialized::global(&dotted, value));
+    }
+    Ok(fig)
+}
+
+impl Config {
+    /// Loads the configuration from every source.
+    pub fn load(config_file: Option<&Path>, overrides: &Overrides) -> anyhow::Result<Self> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        let file = config_file.map(Path::to_owned).or_else(|| std::env::var_os("FINLINK_CONFIG").map(PathBuf::from));
+        if let Some(f) = &file {
+            if !f.exists() {
+                anyhow::bail!("the configuration file {} does not exist", f.display());
+            }
+            fig = fig.merge(Toml::file(f));
+        }
+        fig = fig
+            .merge(
+                Env::prefixed("FINLINK_")
+                    .split("__")
+                    .ignore(&["config", "test_postgres_url"])
+                    .filter(|k| !k.as_str().ends_with("_file") || k.as_str().contains('.')),
+            )
+            .merge(file_variables()?)
+            .merge(Serialized::defaults(overrides));
+        let mut cfg: Config = fig.extract().context("the configuration is not valid")?;
+        for (key, integ) in cfg.integrations.iter_mut() {
+            if integ.client_secret.is_none() {
+                if let Some(p) = &integ.client_secret_file {
+                    integ.client_secret = Some(SecretString::from(
+                        read_secret_file(p).with_context(|| format!("integrations.{key}.client_secret_file"))?,
+                    ));
+                }
+            }
+        }
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if let Some(url) = &self.database_url {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                anyhow::bail!("database_url must be a postgres:// URL (leave it unset for SQLite); got a URL starting with '{}'", url.split(':').next().unwrap_or(""));
+            }
+        }
+        if let Some(p) = &self.public_url {
+            if !(p.starts_with("http://") || p.starts_with("https://")) {
+                anyhow::bail!("public_url must start with http:// or https://; got '{p}'");
+            }
+        }
+        for key in self.integrations.keys() {
+            if key.len() != 4 || !key.bytes().all(|b| b.is_ascii_lowercase()) {
+                anyhow::bail!("[integrations.{key}]: integrations are keyed by their four-letter platform key, e.g. [integrations.gbol] for Xero");
+            }
+        }
+        Ok(())
+    }
+
+    /// Integration keys that count as configured (enabled) on this installation.
+    pub fn configured_integrations(&self) -> std::collections::BTreeSet<String> {
+        self.integrations
+            .iter()
+            .filter(|(_, i)| i.enabled.unwrap_or(i.client_id.is_some() && i.client_secret.is_some()))
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+}
