@@ -155,7 +155,7 @@ class TestCompanies:
         ids = []
         for i in range(3):
             ids.append(mk_company(sdk, f"Ordered {i}").id)
-            time.sleep(1.1)
+            time.sleep(0.05)
         desc = sdk.companies.list(request={"order_by": "-created"}).results
         assert company_ids(desc) == list(reversed(ids))
         stamps = [parse_ts(c.created) for c in desc]
@@ -213,6 +213,54 @@ class TestCompanies:
         expect_error_message(404, sdk.companies.delete, request={"company_id": c.id})
         listed = sdk.companies.list()
         assert company_ids(listed.results) == [keep.id] and listed.total_results == 1
+
+    def test_tags_filter_operators(self, sdk):
+        uk = mk_company(sdk, "UK Lending", tags={"region": "uk", "team": "lending"})
+        uk2 = mk_company(sdk, "UK Other", tags={"region": "uk", "team": "other"})
+        us = mk_company(sdk, "US Co", tags={"region": "us", "team": "lending"})
+        r = sdk.companies.list(request={"tags": "region=uk && team=lending"})
+        assert company_ids(r.results) == [uk.id]
+        r = sdk.companies.list(request={"tags": "region!=uk"})
+        assert company_ids(r.results) == [us.id]
+        r = sdk.companies.list(request={"tags": "team~end"})
+        assert set(company_ids(r.results)) == {uk.id, us.id}
+        r = sdk.companies.list(request={"tags": "region=uk", "query": "name~Other"})
+        assert company_ids(r.results) == [uk2.id]
+
+    def test_query_or_and_braces(self, sdk):
+        a = mk_company(sdk, "Alpha")
+        b = mk_company(sdk, "Beta")
+        mk_company(sdk, "Gamma")
+        r = sdk.companies.list(request={"query": "name=Alpha || name=Beta"})
+        assert set(company_ids(r.results)) == {a.id, b.id}
+        r = sdk.companies.list(request={"query": "{name=Alpha || name=Beta} && name!=Alpha"})
+        assert company_ids(r.results) == [b.id]
+        r = sdk.companies.list(request={"query": "created>2000-01-01"})
+        assert r.total_results == 3
+
+    def test_query_on_connection_status(self, sdk):
+        with_conn = mk_company(sdk, "Has Conn")
+        mk_company(sdk, "No Conn")
+        mk_connection(sdk, with_conn.id, "mqjo")
+        r = sdk.companies.list(request={"query": "dataConnections.status=PendingAuth"})
+        assert company_ids(r.results) == [with_conn.id]
+
+    def test_tag_limits(self, sdk):
+        expect_error_message(400, mk_company, sdk, "Many tags", tags={f"k{i}": "v" for i in range(11)})
+        expect_error_message(400, mk_company, sdk, "Long key", tags={"k" * 28: "v"})
+        expect_error_message(400, mk_company, sdk, "Long value", tags={"k": "v" * 101})
+        ok = mk_company(sdk, "Max tags", tags={f"{i:0>27}": "v" * 100 for i in range(10)})
+        assert len(ok.tags) == 10
+        assert sdk.companies.list().total_results == 1
+
+    def test_concurrent_creates(self, sdk):
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=10) as pool:
+            made = list(pool.map(lambda i: mk_company(sdk, f"Parallel {i}").id, range(30)))
+        assert len(set(made)) == 30
+        listed = sdk.companies.list()
+        assert listed.total_results == 30 and set(company_ids(listed.results)) == set(made)
 
 
 # --------------------------------------------------------------------------------------------

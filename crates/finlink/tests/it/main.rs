@@ -1,1 +1,12 @@
-fn main() {}
+//! finlink's HTTP integration tests: a real server on a loopback port, driven over
+//! HTTP, on SQLite always and on PostgreSQL when `FINLINK_TEST_POSTGRES_URL` is set.
+//! One binary for the whole crate (add modules here, not new test files).
+
+mod harness;
+
+mod api_keys;
+mod companies;
+mod connections;
+mod errors;
+mod integrations;
+mod isolation;
