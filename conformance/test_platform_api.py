@@ -378,6 +378,37 @@ class TestConnections:
         expect_error_message(404, sdk.connections.delete, request={"company_id": c.id, "connection_id": conn.id})
 
 
+    def test_list_query_and_order(self, sdk, company):
+        acc = mk_connection(sdk, company.id, "mqjo")
+        time.sleep(0.05)
+        com = mk_connection(sdk, company.id, "aiwb")
+        r = sdk.connections.list(request={"company_id": company.id, "query": "status=PendingAuth", "order_by": "-created"})
+        assert [c.id for c in r.results] == [com.id, acc.id]
+        r = sdk.connections.list(request={"company_id": company.id, "order_by": "created"})
+        assert [c.id for c in r.results] == [acc.id, com.id]
+        r = sdk.connections.list(request={"company_id": company.id, "query": "status=Linked"})
+        assert r.total_results == 0 and not r.results
+        expect_error_message(400, sdk.connections.list, request={"company_id": company.id, "query": "status"})
+
+
+    def test_concurrent_accounting_connections_one_wins(self, sdk, company):
+        from concurrent.futures import ThreadPoolExecutor
+
+        def attempt(_):
+            try:
+                return mk_connection(sdk, company.id, "mqjo").id
+            except errors.SDKError as e:
+                assert e.status_code == 400, e.body
+                return None
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            results = list(pool.map(attempt, range(8)))
+        winners = [r for r in results if r]
+        assert len(winners) == 1, results
+        listed = sdk.connections.list(request={"company_id": company.id})
+        assert [c.id for c in listed.results] == winners
+
+
 # --------------------------------------------------------------------------------------------
 # integrations
 
@@ -433,6 +464,18 @@ class TestIntegrations:
             assert b.logo.square and b.logo.square.image and b.logo.square.image.src, b
             fetch_svg(b.logo.full.image.src)
             fetch_svg(b.logo.square.image.src)
+
+
+    def test_counts_by_source_type_and_order(self, sdk):
+        counts = {}
+        for st in ("Accounting", "Banking", "Commerce"):
+            counts[st] = sdk.integrations.list(request={"query": f"sourceType={st}"}).total_results
+        assert counts == {"Accounting": 20, "Banking": 2, "Commerce": 12}
+        names = [i.name for i in sdk.integrations.list(request={"order_by": "name"}).results]
+        assert names == sorted(names, key=str.lower) or names == sorted(names), names
+        r = sdk.integrations.list(request={"query": "name~Sandbox"})
+        assert {i.key for i in r.results} >= {"mqjo", "aiwb"}
+        expect_error_message(400, sdk.integrations.list, request={"query": "nope=1"})
 
 
 # --------------------------------------------------------------------------------------------
@@ -503,6 +546,40 @@ class TestSettings:
     def test_create_api_key_without_name(self, sdk):
         created = sdk.settings.create_api_key()
         assert created.id and KEY_RE.match(created.api_key or "")
+
+
+    def test_api_key_name_too_long_is_400(self, sdk):
+        expect_error_message(400, sdk.settings.create_api_key, request={"name": "n" * 101})
+
+    def test_deleting_the_calling_key(self, tenant, sdk):
+        (own,) = sdk.settings.list_api_keys().results
+        spare = sdk.settings.create_api_key(request={"name": "spare"})
+        delete_api_key(sdk, own.id)
+        expect_error_message(401, sdk.companies.list)
+        still = make_sdk(tenant.base_url, spare.api_key)
+        assert [k.id for k in still.settings.list_api_keys().results] == [spare.id]
+
+    def test_profile_rejects_bad_urls(self, sdk):
+        body = {"name": "X", "redirect_url": "javascript:alert(1)"}
+        with pytest.raises((errors.SDKError, errors.ErrorMessage)) as ei:
+            sdk.settings.update_profile(request=body)
+        assert ei.value.status_code == 400, ei.value
+
+
+    def test_concurrent_api_key_creation_respects_the_limit(self, sdk):
+        from concurrent.futures import ThreadPoolExecutor
+
+        def attempt(_):
+            try:
+                return sdk.settings.create_api_key(request={"name": "race"}).id
+            except errors.ErrorMessage as e:
+                assert e.status_code == 409, e.body
+                return None
+
+        with ThreadPoolExecutor(max_workers=12) as pool:
+            results = list(pool.map(attempt, range(12)))
+        assert len([r for r in results if r]) == 9, results
+        assert len(sdk.settings.list_api_keys().results) == 10
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 //! API keys: created here, shown once, stored as a SHA-256 hash, verified in constant time.
 
 use finlink_domain::api_key::{
-    ApiKey, KEY_LEN, KNOWN_PERMISSIONS, LOOKUP_LEN, MAX_KEYS_PER_CLIENT, MAX_NAME_CHARS, looks_like_key,
+    ApiKey, KEY_LEN, KNOWN_PERMISSIONS, LOOKUP_LEN, MAX_KEYS_PER_CLIENT, MAX_NAME_CHARS,
+    looks_like_key,
 };
 use finlink_domain::ids::{ApiKeyId, ClientId};
 use finlink_domain::{Error, Result};
@@ -22,7 +23,10 @@ pub struct NewApiKey {
 
 impl std::fmt::Debug for NewApiKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NewApiKey").field("record", &self.record).field("key", &"<redacted>").finish()
+        f.debug_struct("NewApiKey")
+            .field("record", &self.record)
+            .field("key", &"<redacted>")
+            .finish()
     }
 }
 
@@ -32,7 +36,9 @@ fn hash(key: &str) -> [u8; 32] {
 
 fn generate() -> String {
     let mut rng = rand::rngs::OsRng;
-    (0..KEY_LEN).map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())])).collect()
+    (0..KEY_LEN)
+        .map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())]))
+        .collect()
 }
 
 impl App {
@@ -43,21 +49,24 @@ impl App {
         permissions: Vec<String>,
     ) -> Result<NewApiKey> {
         let name = name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
-        if let Some(n) = &name {
-            if n.chars().count() > MAX_NAME_CHARS {
-                return Err(Error::invalid(
-                    "name",
-                    "CreateApiKey",
-                    format!("An API key name must be at most {MAX_NAME_CHARS} characters."),
-                ));
-            }
+        if let Some(n) = &name
+            && n.chars().count() > MAX_NAME_CHARS
+        {
+            return Err(Error::invalid(
+                "name",
+                "CreateApiKey",
+                format!("An API key name must be at most {MAX_NAME_CHARS} characters."),
+            ));
         }
         for p in &permissions {
             if !KNOWN_PERMISSIONS.contains(&p.as_str()) {
                 return Err(Error::invalid(
                     "permissions",
                     "CreateApiKey",
-                    format!("Unknown permission '{p}'; known permissions: {}.", KNOWN_PERMISSIONS.join(", ")),
+                    format!(
+                        "Unknown permission '{p}'; known permissions: {}.",
+                        KNOWN_PERMISSIONS.join(", ")
+                    ),
                 ));
             }
         }
@@ -72,7 +81,11 @@ impl App {
             permissions,
             created: now,
         };
-        match self.store.insert_api_key(&record, MAX_KEYS_PER_CLIENT).await? {
+        match self
+            .store
+            .insert_api_key(&record, MAX_KEYS_PER_CLIENT)
+            .await?
+        {
             ApiKeyInsert::Inserted => Ok(NewApiKey { record, key }),
             ApiKeyInsert::LimitReached => Err(Error::Conflict(format!(
                 "This client already has {MAX_KEYS_PER_CLIENT} API keys, the most it can have: the request exceeds the permitted number of values. Delete a key you no longer use (DELETE /apiKeys/{{apiKeyId}}) and try again."

@@ -12,11 +12,22 @@ impl App {
     pub async fn create_client(&self, name: &str) -> Result<Client> {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 200 {
-            return Err(Error::invalid("name", "Client", "A client name is required (1 to 200 characters)."));
+            return Err(Error::invalid(
+                "name",
+                "Client",
+                "A client name is required (1 to 200 characters).",
+            ));
         }
         let now = self.clock.now();
-        let client = Client { id: ClientId::new_v7(now), name: name.to_owned(), created: now };
-        let profile = Profile { name: name.to_owned(), ..Profile::default() };
+        let client = Client {
+            id: ClientId::new_v7(now),
+            name: name.to_owned(),
+            created: now,
+        };
+        let profile = Profile {
+            name: name.to_owned(),
+            ..Profile::default()
+        };
         self.store.insert_client(&client, &profile).await?;
         Ok(client)
     }
@@ -27,6 +38,9 @@ impl App {
     }
 
     pub async fn get_client(&self, id: ClientId) -> Result<Client> {
-        self.store.get_client(id).await?.ok_or_else(|| Error::not_found("client", id))
+        self.store
+            .get_client(id)
+            .await?
+            .ok_or_else(|| Error::not_found("client", id))
     }
 }

@@ -62,10 +62,18 @@ impl App {
     }
 
     pub async fn get_company(&self, client: ClientId, id: CompanyId) -> Result<Company> {
-        self.store.get_company(client, id).await?.ok_or_else(|| Error::not_found("company", id))
+        self.store
+            .get_company(client, id)
+            .await?
+            .ok_or_else(|| Error::not_found("company", id))
     }
 
-    pub async fn replace_company(&self, client: ClientId, id: CompanyId, input: CompanyInput) -> Result<Company> {
+    pub async fn replace_company(
+        &self,
+        client: ClientId,
+        id: CompanyId,
+        input: CompanyInput,
+    ) -> Result<Company> {
         let name = normalize_name(&input.name)?;
         let description = clean_description(input.description)?;
         let tags = input.tags.unwrap_or_default();
@@ -81,7 +89,12 @@ impl App {
         Ok(company)
     }
 
-    pub async fn update_company(&self, client: ClientId, id: CompanyId, patch: CompanyPatch) -> Result<Company> {
+    pub async fn update_company(
+        &self,
+        client: ClientId,
+        id: CompanyId,
+        patch: CompanyPatch,
+    ) -> Result<Company> {
         let name = patch.name.map(|n| normalize_name(&n)).transpose()?;
         let description = clean_description(patch.description)?;
         let tags = match patch.tags {
@@ -119,7 +132,11 @@ impl App {
         }
     }
 
-    pub async fn list_companies(&self, client: ClientId, query: &ListQuery) -> Result<Page<Company>> {
+    pub async fn list_companies(
+        &self,
+        client: ClientId,
+        query: &ListQuery,
+    ) -> Result<Page<Company>> {
         self.store.list_companies(client, query).await
     }
 }

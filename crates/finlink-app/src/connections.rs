@@ -21,7 +21,12 @@ impl App {
     }
 
     /// Creates a `PendingAuth` connection. A company has at most one accounting connection.
-    pub async fn create_connection(&self, client: ClientId, company: CompanyId, platform_key: &str) -> Result<Connection> {
+    pub async fn create_connection(
+        &self,
+        client: ClientId,
+        company: CompanyId,
+        platform_key: &str,
+    ) -> Result<Connection> {
         let integ = self.integration(platform_key)?.clone();
         if !self.integration_enabled(&integ) {
             return Err(Error::invalid(
@@ -67,18 +72,30 @@ impl App {
         }
     }
 
-    pub async fn get_connection(&self, client: ClientId, company: CompanyId, id: ConnectionId) -> Result<Connection> {
+    pub async fn get_connection(
+        &self,
+        client: ClientId,
+        company: CompanyId,
+        id: ConnectionId,
+    ) -> Result<Connection> {
         // A missing company answers as a missing company, so callers learn which id is wrong.
         match self.store.get_connection(client, company, id).await? {
             Some(c) => Ok(c),
             None => {
                 self.get_company(client, company).await?;
-                Err(Error::NotFound { message: format!("Data connection {id} not found for company {company}.") })
+                Err(Error::NotFound {
+                    message: format!("Data connection {id} not found for company {company}."),
+                })
             }
         }
     }
 
-    pub async fn list_connections(&self, client: ClientId, company: CompanyId, query: &ListQuery) -> Result<Page<Connection>> {
+    pub async fn list_connections(
+        &self,
+        client: ClientId,
+        company: CompanyId,
+        query: &ListQuery,
+    ) -> Result<Page<Connection>> {
         let page = self.store.list_connections(client, company, query).await?;
         if page.total == 0 {
             self.get_company(client, company).await?;
@@ -110,7 +127,9 @@ impl App {
                 .store
                 .set_connection_status(client, company, id, status, self.clock.now())
                 .await?
-                .ok_or_else(|| Error::NotFound { message: format!("Data connection {id} not found.") }),
+                .ok_or_else(|| Error::NotFound {
+                    message: format!("Data connection {id} not found."),
+                }),
             other => Err(Error::invalid(
                 "status",
                 "UpdateConnectionStatus",
@@ -119,12 +138,19 @@ impl App {
         }
     }
 
-    pub async fn delete_connection(&self, client: ClientId, company: CompanyId, id: ConnectionId) -> Result<()> {
+    pub async fn delete_connection(
+        &self,
+        client: ClientId,
+        company: CompanyId,
+        id: ConnectionId,
+    ) -> Result<()> {
         if self.store.delete_connection(client, company, id).await? {
             tracing::info!(company_id = %company, connection_id = %id, "connection deleted");
             return Ok(());
         }
         self.get_company(client, company).await?;
-        Err(Error::NotFound { message: format!("Data connection {id} not found for company {company}.") })
+        Err(Error::NotFound {
+            message: format!("Data connection {id} not found for company {company}."),
+        })
     }
 }

@@ -8,13 +8,23 @@ use finlink_domain::{Error, Result};
 
 use crate::App;
 
-const SOURCE_TYPES: &[&str] = &["Accounting", "Banking", "BankFeed", "Commerce", "Expense", "Other", "Unknown"];
+const SOURCE_TYPES: &[&str] = &[
+    "Accounting",
+    "Banking",
+    "BankFeed",
+    "Commerce",
+    "Expense",
+    "Other",
+    "Unknown",
+];
 const AUTH_TYPES: &[&str] = &["oauth2", "apiKey", "basic", "onPremise"];
 
 /// Queryable properties of an integration: name, type, and how to read it.
 fn property(name: &str) -> Option<FieldType> {
     Some(match name {
-        "key" | "name" | "slug" | "integrationId" | "sourceId" | "dataProvidedBy" => FieldType::Text,
+        "key" | "name" | "slug" | "integrationId" | "sourceId" | "dataProvidedBy" => {
+            FieldType::Text
+        }
         "sourceType" => FieldType::Enum(SOURCE_TYPES),
         "authType" => FieldType::Enum(AUTH_TYPES),
         "enabled" | "isOfflineConnector" | "isBeta" => FieldType::Bool,
@@ -79,7 +89,12 @@ impl App {
     }
 
     /// A page of the catalog, filtered and ordered.
-    pub fn list_integrations(&self, page: PageRequest, filter: Option<&Expr>, order: Option<&OrderBy>) -> Result<Page<Integration>> {
+    pub fn list_integrations(
+        &self,
+        page: PageRequest,
+        filter: Option<&Expr>,
+        order: Option<&OrderBy>,
+    ) -> Result<Page<Integration>> {
         if let Some(f) = filter {
             validate(f)?;
         }
@@ -113,8 +128,17 @@ impl App {
         }
         let total = items.len() as u64;
         let start = usize::try_from(page.offset()).unwrap_or(usize::MAX);
-        let items = items.into_iter().skip(start).take(page.page_size as usize).cloned().collect();
-        Ok(Page { items, total, request: page })
+        let items = items
+            .into_iter()
+            .skip(start)
+            .take(page.page_size as usize)
+            .cloned()
+            .collect();
+        Ok(Page {
+            items,
+            total,
+            request: page,
+        })
     }
 }
 

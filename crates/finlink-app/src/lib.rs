@@ -38,17 +38,30 @@ pub struct App {
 
 impl std::fmt::Debug for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("App").field("engine", &self.store.engine()).field("settings", &self.settings).finish()
+        f.debug_struct("App")
+            .field("engine", &self.store.engine())
+            .field("settings", &self.settings)
+            .finish()
     }
 }
 
 impl App {
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, catalog: Arc<Catalog>, settings: AppSettings) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        catalog: Arc<Catalog>,
+        settings: AppSettings,
+    ) -> Self {
         let mut settings = settings;
         while settings.public_url.ends_with('/') {
             settings.public_url.pop();
         }
-        Self { store, clock, catalog, settings: Arc::new(settings) }
+        Self {
+            store,
+            clock,
+            catalog,
+            settings: Arc::new(settings),
+        }
     }
 
     /// `{public}/link/company/{id}`: the company's hosted Link journey.
@@ -62,6 +75,9 @@ impl App {
         company: &finlink_domain::ids::CompanyId,
         connection: &finlink_domain::ids::ConnectionId,
     ) -> String {
-        format!("{}/link/companies/{company}/connections/{connection}/start", self.settings.public_url)
+        format!(
+            "{}/link/companies/{company}/connections/{connection}/start",
+            self.settings.public_url
+        )
     }
 }

@@ -17,7 +17,9 @@ fn check_url(field: &str, s: &str) -> Result<()> {
         _ => Err(Error::invalid(
             field,
             "Profile",
-            format!("{field} must be an absolute http or https URL (placeholders {{companyId}} and {{connectionId}} are allowed); got '{s}'."),
+            format!(
+                "{field} must be an absolute http or https URL (placeholders {{companyId}} and {{connectionId}} are allowed); got '{s}'."
+            ),
         )),
     }
 }
@@ -26,20 +28,30 @@ impl App {
     pub async fn get_profile(&self, client: ClientId) -> Result<Profile> {
         match self.store.get_profile(client).await? {
             Some(p) => Ok(p),
-            None => Ok(Profile { name: self.get_client(client).await?.name, ..Profile::default() }),
+            None => Ok(Profile {
+                name: self.get_client(client).await?.name,
+                ..Profile::default()
+            }),
         }
     }
 
     pub async fn put_profile(&self, client: ClientId, mut profile: Profile) -> Result<Profile> {
         profile.name = profile.name.trim().to_owned();
         if profile.name.is_empty() || profile.name.chars().count() > 200 {
-            return Err(Error::invalid("name", "Profile", "name is required (1 to 200 characters)."));
+            return Err(Error::invalid(
+                "name",
+                "Profile",
+                "name is required (1 to 200 characters).",
+            ));
         }
         profile.redirect_url = profile.redirect_url.trim().to_owned();
         if !profile.redirect_url.is_empty() {
             check_url("redirectUrl", &profile.redirect_url)?;
         }
-        for (field, v) in [("logoUrl", &profile.logo_url), ("iconUrl", &profile.icon_url)] {
+        for (field, v) in [
+            ("logoUrl", &profile.logo_url),
+            ("iconUrl", &profile.icon_url),
+        ] {
             if let Some(u) = v {
                 check_url(field, u)?;
             }
@@ -47,7 +59,11 @@ impl App {
         profile.logo_url = profile.logo_url.filter(|u| !u.is_empty());
         profile.icon_url = profile.icon_url.filter(|u| !u.is_empty());
         if profile.white_list_urls.len() > 50 {
-            return Err(Error::invalid("whiteListUrls", "Profile", "whiteListUrls can hold at most 50 URLs."));
+            return Err(Error::invalid(
+                "whiteListUrls",
+                "Profile",
+                "whiteListUrls can hold at most 50 URLs.",
+            ));
         }
         for u in &profile.white_list_urls {
             check_url("whiteListUrls", u)?;

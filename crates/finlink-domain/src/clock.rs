@@ -53,7 +53,9 @@ impl Timestamp {
             return Some(Self(dt.and_utc().timestamp_millis()));
         }
         let date = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
-        Some(Self(date.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis()))
+        Some(Self(
+            date.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis(),
+        ))
     }
 }
 
@@ -78,7 +80,8 @@ impl Serialize for Timestamp {
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        Timestamp::parse(&s).ok_or_else(|| serde::de::Error::custom("expected an RFC 3339 datetime"))
+        Timestamp::parse(&s)
+            .ok_or_else(|| serde::de::Error::custom("expected an RFC 3339 datetime"))
     }
 }
 
@@ -111,7 +114,9 @@ pub struct ManualClock {
 
 impl ManualClock {
     pub fn new(start: Timestamp) -> Self {
-        Self { ms: Arc::new(AtomicI64::new(start.as_millis())) }
+        Self {
+            ms: Arc::new(AtomicI64::new(start.as_millis())),
+        }
     }
 
     pub fn advance_millis(&self, ms: i64) {
@@ -142,7 +147,10 @@ mod tests {
             Timestamp::parse("2021-01-28"),
             Some(Timestamp::from_millis(1_611_792_000_000))
         );
-        assert_eq!(Timestamp::parse("2021-01-28T00:00:00"), Timestamp::parse("2021-01-28"));
+        assert_eq!(
+            Timestamp::parse("2021-01-28T00:00:00"),
+            Timestamp::parse("2021-01-28")
+        );
         assert_eq!(Timestamp::parse("not a date"), None);
     }
 

@@ -86,7 +86,10 @@ pub fn validate_tags(tags: &Tags) -> Result<()> {
         return Err(Error::invalid(
             "tags",
             "CompanyTags",
-            format!("A company can have at most {MAX_TAGS} tags; {} were given.", tags.len()),
+            format!(
+                "A company can have at most {MAX_TAGS} tags; {} were given.",
+                tags.len()
+            ),
         ));
     }
     for (k, v) in tags {
@@ -115,9 +118,18 @@ mod tests {
 
     #[test]
     fn strips_forbidden_characters() {
-        assert_eq!(normalize_name("Company (Codat[1])").unwrap(), "Company Codat1");
-        assert_eq!(normalize_name("  Bob's Burgers & Co.  ").unwrap(), "Bob's Burgers & Co.");
-        assert_eq!(normalize_name("Société Générale").unwrap(), "Société Générale");
+        assert_eq!(
+            normalize_name("Company (Codat[1])").unwrap(),
+            "Company Codat1"
+        );
+        assert_eq!(
+            normalize_name("  Bob's Burgers & Co.  ").unwrap(),
+            "Bob's Burgers & Co."
+        );
+        assert_eq!(
+            normalize_name("Société Générale").unwrap(),
+            "Société Générale"
+        );
         assert!(normalize_name("()[]").is_err());
         assert!(normalize_name("   ").is_err());
         assert!(normalize_name(&"a".repeat(256)).is_err());

@@ -20,7 +20,10 @@ pub enum Error {
     NotFound { message: String },
     /// The request is well-formed but its content is wrong. Nothing was changed.
     #[error("{message}")]
-    Validation { message: String, errors: Vec<FieldError> },
+    Validation {
+        message: String,
+        errors: Vec<FieldError>,
+    },
     /// The `query`, `tags` or `orderBy` parameter could not be used.
     #[error("Error parsing query - {0}")]
     Query(String),
@@ -48,7 +51,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn not_found(what: &str, id: impl fmt::Display) -> Self {
-        Error::NotFound { message: format!("No {what} was found with ID {id}.") }
+        Error::NotFound {
+            message: format!("No {what} was found with ID {id}."),
+        }
     }
 
     pub fn malformed_id(what: &str, id: &str) -> Self {
@@ -75,7 +80,10 @@ impl Error {
 
     /// A validation error with no particular field.
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Error::Validation { message: message.into(), errors: Vec::new() }
+        Error::Validation {
+            message: message.into(),
+            errors: Vec::new(),
+        }
     }
 
     pub fn internal(detail: impl fmt::Display) -> Self {

@@ -42,7 +42,9 @@ macro_rules! id_type {
                 if s.len() != 36 {
                     return Err(crate::Error::malformed_id($what, s));
                 }
-                Uuid::parse_str(s).map(Self).map_err(|_| crate::Error::malformed_id($what, s))
+                Uuid::parse_str(s)
+                    .map(Self)
+                    .map_err(|_| crate::Error::malformed_id($what, s))
             }
         }
 

@@ -13,7 +13,10 @@ pub struct PageRequest {
 
 impl Default for PageRequest {
     fn default() -> Self {
-        Self { page: 1, page_size: DEFAULT_PAGE_SIZE }
+        Self {
+            page: 1,
+            page_size: DEFAULT_PAGE_SIZE,
+        }
     }
 }
 
@@ -22,7 +25,11 @@ impl PageRequest {
         let page = page.unwrap_or(1);
         let page_size = page_size.unwrap_or(i64::from(DEFAULT_PAGE_SIZE));
         if page < 1 || page > i64::from(u32::MAX) {
-            return Err(Error::invalid("page", "Paging", "page must be a whole number of at least 1."));
+            return Err(Error::invalid(
+                "page",
+                "Paging",
+                "page must be a whole number of at least 1.",
+            ));
         }
         if page_size < 1 || page_size > i64::from(MAX_PAGE_SIZE) {
             return Err(Error::invalid(
@@ -31,7 +38,10 @@ impl PageRequest {
                 format!("pageSize must be between 1 and {MAX_PAGE_SIZE}."),
             ));
         }
-        Ok(Self { page: page as u32, page_size: page_size as u32 })
+        Ok(Self {
+            page: page as u32,
+            page_size: page_size as u32,
+        })
     }
 
     pub fn offset(&self) -> u64 {
@@ -61,7 +71,11 @@ impl<T> Page<T> {
     }
 
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
-        Page { items: self.items.into_iter().map(f).collect(), total: self.total, request: self.request }
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            total: self.total,
+            request: self.request,
+        }
     }
 }
 

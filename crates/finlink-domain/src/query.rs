@@ -138,7 +138,11 @@ impl<'a> Parser<'a> {
                 break;
             }
         }
-        Ok(if parts.len() == 1 { parts.remove(0) } else { Expr::Or(parts) })
+        Ok(if parts.len() == 1 {
+            parts.remove(0)
+        } else {
+            Expr::Or(parts)
+        })
     }
 
     fn and(&mut self, depth: usize) -> Result<Expr> {
@@ -151,19 +155,28 @@ impl<'a> Parser<'a> {
                 break;
             }
         }
-        Ok(if parts.len() == 1 { parts.remove(0) } else { Expr::And(parts) })
+        Ok(if parts.len() == 1 {
+            parts.remove(0)
+        } else {
+            Expr::And(parts)
+        })
     }
 
     fn primary(&mut self, depth: usize) -> Result<Expr> {
         self.skip_ws();
         if self.eat("{") {
             if depth >= MAX_DEPTH {
-                return Err(err(format!("groups are nested more than {MAX_DEPTH} deep.")));
+                return Err(err(format!(
+                    "groups are nested more than {MAX_DEPTH} deep."
+                )));
             }
             let e = self.or(depth + 1)?;
             self.skip_ws();
             if !self.eat("}") {
-                return Err(err(format!("a '{{' is not closed: expected '}}' at position {}.", self.pos)));
+                return Err(err(format!(
+                    "a '{{' is not closed: expected '}}' at position {}.",
+                    self.pos
+                )));
             }
             return Ok(e);
         }
@@ -224,7 +237,11 @@ impl<'a> Parser<'a> {
             )));
         }
         self.pos += end;
-        Ok(Expr::Cmp(Comparison { path, op, value: value.to_owned() }))
+        Ok(Expr::Cmp(Comparison {
+            path,
+            op,
+            value: value.to_owned(),
+        }))
     }
 }
 
@@ -242,13 +259,18 @@ pub fn parse_order_by(s: &str) -> Result<OrderBy> {
         None => (false, s.strip_prefix('+').unwrap_or(s).trim()),
     };
     if property.is_empty()
-        || !property.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-')
+        || !property
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-')
     {
         return Err(err(format!(
             "orderBy '{s}' is not a property name; use a name such as created, or -created for descending."
         )));
     }
-    Ok(OrderBy { property: property.to_owned(), descending })
+    Ok(OrderBy {
+        property: property.to_owned(),
+        descending,
+    })
 }
 
 /// The type of a queryable property, which decides the operators it allows and how
@@ -279,7 +301,11 @@ pub enum Typed {
     /// `op` applied to one value.
     Compare(Op, Value),
     /// `[start, end)` when `negated` is false; outside it when true.
-    Range { start: Timestamp, end: Timestamp, negated: bool },
+    Range {
+        start: Timestamp,
+        end: Timestamp,
+        negated: bool,
+    },
 }
 
 const DAY_MS: i64 = 86_400_000;
@@ -296,7 +322,9 @@ impl Comparison {
         };
         match ty {
             FieldType::Text => match op {
-                Op::Eq | Op::Ne | Op::Contains => Ok(Typed::Compare(op, Value::Text(self.value.clone()))),
+                Op::Eq | Op::Ne | Op::Contains => {
+                    Ok(Typed::Compare(op, Value::Text(self.value.clone())))
+                }
                 _ => refuse("the text", "=, != or ~"),
             },
             FieldType::Enum(values) => {
@@ -319,7 +347,10 @@ impl Comparison {
                 match self.value.to_ascii_lowercase().as_str() {
                     "true" => Ok(Typed::Compare(op, Value::Bool(true))),
                     "false" => Ok(Typed::Compare(op, Value::Bool(false))),
-                    _ => Err(err(format!("'{}' is not true or false (property {prop}).", self.value))),
+                    _ => Err(err(format!(
+                        "'{}' is not true or false (property {prop}).",
+                        self.value
+                    ))),
                 }
             }
             FieldType::Number => {
@@ -328,7 +359,10 @@ impl Comparison {
                 }
                 match self.value.parse::<f64>() {
                     Ok(n) if n.is_finite() => Ok(Typed::Compare(op, Value::Number(n))),
-                    _ => Err(err(format!("'{}' is not a number (property {prop}).", self.value))),
+                    _ => Err(err(format!(
+                        "'{}' is not a number (property {prop}).",
+                        self.value
+                    ))),
                 }
             }
             FieldType::Timestamp => {
@@ -347,8 +381,16 @@ impl Comparison {
                 }
                 let next = t.plus_millis(DAY_MS);
                 Ok(match op {
-                    Op::Eq => Typed::Range { start: t, end: next, negated: false },
-                    Op::Ne => Typed::Range { start: t, end: next, negated: true },
+                    Op::Eq => Typed::Range {
+                        start: t,
+                        end: next,
+                        negated: false,
+                    },
+                    Op::Ne => Typed::Range {
+                        start: t,
+                        end: next,
+                        negated: true,
+                    },
                     Op::Gt => Typed::Compare(Op::Ge, Value::Timestamp(next)),
                     Op::Ge => Typed::Compare(Op::Ge, Value::Timestamp(t)),
                     Op::Lt => Typed::Compare(Op::Lt, Value::Timestamp(t)),
@@ -366,7 +408,11 @@ impl Typed {
     /// except under `!=`.
     pub fn matches(&self, actual: Option<&Value>) -> bool {
         match self {
-            Typed::Range { start, end, negated } => {
+            Typed::Range {
+                start,
+                end,
+                negated,
+            } => {
                 let inside = matches!(actual, Some(Value::Timestamp(t)) if t >= start && t < end);
                 inside != *negated
             }
@@ -407,38 +453,78 @@ mod tests {
     use super::*;
 
     fn cmp(p: &str, op: Op, v: &str) -> Expr {
-        Expr::Cmp(Comparison { path: p.split('.').map(str::to_owned).collect(), op, value: v.into() })
+        Expr::Cmp(Comparison {
+            path: p.split('.').map(str::to_owned).collect(),
+            op,
+            value: v.into(),
+        })
     }
 
     #[test]
     fn parses_the_documented_examples() {
-        assert_eq!(parse("currency=GBP").unwrap(), cmp("currency", Op::Eq, "GBP"));
+        assert_eq!(
+            parse("currency=GBP").unwrap(),
+            cmp("currency", Op::Eq, "GBP")
+        );
         assert_eq!(
             parse("amountDue>0&&totalAmount<1000").unwrap(),
-            Expr::And(vec![cmp("amountDue", Op::Gt, "0"), cmp("totalAmount", Op::Lt, "1000")])
+            Expr::And(vec![
+                cmp("amountDue", Op::Gt, "0"),
+                cmp("totalAmount", Op::Lt, "1000")
+            ])
         );
         assert_eq!(
             parse("{totalAmount > 100 || totalAmount < 50} && status != paid").unwrap(),
             Expr::And(vec![
-                Expr::Or(vec![cmp("totalAmount", Op::Gt, "100"), cmp("totalAmount", Op::Lt, "50")]),
+                Expr::Or(vec![
+                    cmp("totalAmount", Op::Gt, "100"),
+                    cmp("totalAmount", Op::Lt, "50")
+                ]),
                 cmp("status", Op::Ne, "paid"),
             ])
         );
-        assert_eq!(parse("customerRef.id=61").unwrap(), cmp("customerRef.id", Op::Eq, "61"));
-        assert_eq!(parse("name~Acme Ltd").unwrap(), cmp("name", Op::Contains, "Acme Ltd"));
+        assert_eq!(
+            parse("customerRef.id=61").unwrap(),
+            cmp("customerRef.id", Op::Eq, "61")
+        );
+        assert_eq!(
+            parse("name~Acme Ltd").unwrap(),
+            cmp("name", Op::Contains, "Acme Ltd")
+        );
         assert_eq!(
             parse("a=1 || b=2 && c=3").unwrap(),
-            Expr::Or(vec![cmp("a", Op::Eq, "1"), Expr::And(vec![cmp("b", Op::Eq, "2"), cmp("c", Op::Eq, "3")])])
+            Expr::Or(vec![
+                cmp("a", Op::Eq, "1"),
+                Expr::And(vec![cmp("b", Op::Eq, "2"), cmp("c", Op::Eq, "3")])
+            ])
         );
-        assert_eq!(parse("dueDate>=2021-01-28").unwrap(), cmp("dueDate", Op::Ge, "2021-01-28"));
+        assert_eq!(
+            parse("dueDate>=2021-01-28").unwrap(),
+            cmp("dueDate", Op::Ge, "2021-01-28")
+        );
         assert_eq!(parse("region != uk").unwrap(), cmp("region", Op::Ne, "uk"));
     }
 
     #[test]
     fn rejects_malformed_queries_with_a_reason() {
-        for q in ["", "   ", "name", "name=", "=x", "a=1&&", "{a=1", "a=1}", "a..b=1", "&&a=1", "a=1 && =2"] {
+        for q in [
+            "",
+            "   ",
+            "name",
+            "name=",
+            "=x",
+            "a=1&&",
+            "{a=1",
+            "a=1}",
+            "a..b=1",
+            "&&a=1",
+            "a=1 && =2",
+        ] {
             let e = parse(q).expect_err(q);
-            assert!(e.to_string().starts_with("Error parsing query - "), "{q}: {e}");
+            assert!(
+                e.to_string().starts_with("Error parsing query - "),
+                "{q}: {e}"
+            );
         }
         assert!(parse(&"a=1&&".repeat(500)).is_err());
         assert!(parse(&format!("{}a=1{}", "{".repeat(40), "}".repeat(40))).is_err());
@@ -446,15 +532,30 @@ mod tests {
 
     #[test]
     fn types_values() {
-        let c = Comparison { path: vec!["created".into()], op: Op::Gt, value: "2021-01-28".into() };
+        let c = Comparison {
+            path: vec!["created".into()],
+            op: Op::Gt,
+            value: "2021-01-28".into(),
+        };
         let day = Timestamp::parse("2021-01-29").unwrap();
-        assert_eq!(c.typed(FieldType::Timestamp).unwrap(), Typed::Compare(Op::Ge, Value::Timestamp(day)));
-        let c = Comparison { path: vec!["status".into()], op: Op::Eq, value: "linked".into() };
+        assert_eq!(
+            c.typed(FieldType::Timestamp).unwrap(),
+            Typed::Compare(Op::Ge, Value::Timestamp(day))
+        );
+        let c = Comparison {
+            path: vec!["status".into()],
+            op: Op::Eq,
+            value: "linked".into(),
+        };
         assert_eq!(
             c.typed(FieldType::Enum(&["Linked", "Unlinked"])).unwrap(),
             Typed::Compare(Op::Eq, Value::Text("Linked".into()))
         );
-        let c = Comparison { path: vec!["name".into()], op: Op::Gt, value: "x".into() };
+        let c = Comparison {
+            path: vec!["name".into()],
+            op: Op::Gt,
+            value: "x".into(),
+        };
         assert!(c.typed(FieldType::Text).is_err());
     }
 
@@ -462,7 +563,10 @@ mod tests {
     fn order_by() {
         assert_eq!(
             parse_order_by("-modifiedDate").unwrap(),
-            OrderBy { property: "modifiedDate".into(), descending: true }
+            OrderBy {
+                property: "modifiedDate".into(),
+                descending: true
+            }
         );
         assert!(parse_order_by("-").is_err());
         assert!(parse_order_by("na me").is_err());

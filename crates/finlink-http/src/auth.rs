@@ -50,8 +50,14 @@ pub fn presented_key(header: &str) -> Option<String> {
 impl FromRequestParts<HttpState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &HttpState) -> Result<Self, Self::Rejection> {
-        let header = parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &HttpState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
         let Some(key) = header.and_then(presented_key) else {
             return Err(ApiError(Error::Unauthorized(String::from(
                 "Unauthorized: send your API key as 'Authorization: Basic <base64 of the key>' (Codat) or 'Authorization: Bearer <key>'.",
@@ -69,9 +75,18 @@ mod tests {
     #[test]
     fn schemes() {
         let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
-        assert_eq!(presented_key(&format!("Basic {}", b64("abc"))).as_deref(), Some("abc"));
-        assert_eq!(presented_key(&format!("basic {}", b64("abc\n"))).as_deref(), Some("abc"));
-        assert_eq!(presented_key(&format!("Basic {}", b64("abc:"))).as_deref(), Some("abc"));
+        assert_eq!(
+            presented_key(&format!("Basic {}", b64("abc"))).as_deref(),
+            Some("abc")
+        );
+        assert_eq!(
+            presented_key(&format!("basic {}", b64("abc\n"))).as_deref(),
+            Some("abc")
+        );
+        assert_eq!(
+            presented_key(&format!("Basic {}", b64("abc:"))).as_deref(),
+            Some("abc")
+        );
         assert_eq!(presented_key("Bearer xyz").as_deref(), Some("xyz"));
         assert_eq!(presented_key("Token xyz"), None);
         assert_eq!(presented_key("Basic !!!"), None);

@@ -49,7 +49,11 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = status_of(&self.0);
         let payload = match self.0 {
-            Error::Validation { message, errors } => ErrorPayload { message, errors, internal_detail: None },
+            Error::Validation { message, errors } => ErrorPayload {
+                message,
+                errors,
+                internal_detail: None,
+            },
             Error::Internal(detail) => ErrorPayload {
                 message: String::from(
                     "There is a problem with our server. Please try again later; if it persists, give the operator this correlation id.",
@@ -57,7 +61,11 @@ impl IntoResponse for ApiError {
                 errors: Vec::new(),
                 internal_detail: Some(detail),
             },
-            other => ErrorPayload { message: other.to_string(), errors: Vec::new(), internal_detail: None },
+            other => ErrorPayload {
+                message: other.to_string(),
+                errors: Vec::new(),
+                internal_detail: None,
+            },
         };
         let mut res = status.into_response();
         res.extensions_mut().insert(payload);
@@ -184,7 +192,11 @@ mod tests {
 
     #[test]
     fn body_shape() {
-        let p = ErrorPayload { message: "m".into(), errors: vec![], internal_detail: None };
+        let p = ErrorPayload {
+            message: "m".into(),
+            errors: vec![],
+            internal_detail: None,
+        };
         let v = serde_json::to_value(ErrorMessage::new(StatusCode::NOT_FOUND, &p, "abc")).unwrap();
         assert_eq!(v["statusCode"], 404);
         assert_eq!(v["canBeRetried"], "False");

@@ -18,11 +18,15 @@ async fn read_body(body: Body) -> Result<bytes::Bytes, ApiError> {
     use http_body_util::{BodyExt, Limited};
     match Limited::new(body, BODY_LIMIT).collect().await {
         Ok(c) => Ok(c.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError(Error::PayloadTooLarge(format!(
-            "The request body is larger than {} kB, the most this API accepts.",
-            BODY_LIMIT / 1024
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            Err(ApiError(Error::PayloadTooLarge(format!(
+                "The request body is larger than {} kB, the most this API accepts.",
+                BODY_LIMIT / 1024
+            ))))
+        }
+        Err(e) => Err(ApiError(Error::bad_request(format!(
+            "The request body could not be read: {e}"
         )))),
-        Err(e) => Err(ApiError(Error::bad_request(format!("The request body could not be read: {e}")))),
     }
 }
 
@@ -38,7 +42,11 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         } else {
             format!("The request body is not valid at '{path}': {inner}.")
         };
-        ApiError(Error::invalid(if path.is_empty() { "body" } else { &path }, "RequestBody", what))
+        ApiError(Error::invalid(
+            if path.is_empty() { "body" } else { &path },
+            "RequestBody",
+            what,
+        ))
     })
 }
 
@@ -80,7 +88,11 @@ fn query_pairs(parts: &Parts) -> Vec<(String, String)> {
     parts
         .uri
         .query()
-        .map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -88,7 +100,11 @@ fn int_param(name: &str, v: Option<&str>) -> Result<Option<i64>, ApiError> {
     match v {
         None => Ok(None),
         Some(s) => s.trim().parse::<i64>().map(Some).map_err(|_| {
-            ApiError(Error::invalid(name, "Paging", format!("{name} must be a whole number; got '{s}'.")))
+            ApiError(Error::invalid(
+                name,
+                "Paging",
+                format!("{name} must be a whole number; got '{s}'."),
+            ))
         }),
     }
 }
@@ -110,7 +126,12 @@ pub struct ListParams {
 
 impl ListParams {
     pub fn to_list_query(&self) -> ListQuery {
-        ListQuery { page: self.page, filter: self.query.clone(), tags: self.tags.clone(), order: self.order_by.clone() }
+        ListQuery {
+            page: self.page,
+            filter: self.query.clone(),
+            tags: self.tags.clone(),
+            order: self.order_by.clone(),
+        }
     }
 }
 
@@ -120,10 +141,21 @@ impl<S: Send + Sync> FromRequestParts<S> for ListParams {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let raw = query_pairs(parts);
         let get = |k: &str| raw.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-        let page = PageRequest::new(int_param("page", get("page"))?, int_param("pageSize", get("pageSize"))?)?;
+        let page = PageRequest::new(
+            int_param("page", get("page"))?,
+            int_param("pageSize", get("pageSize"))?,
+        )?;
         let query = nonblank(get("query")).map(query::parse).transpose()?;
         let tags = nonblank(get("tags")).map(query::parse).transpose()?;
-        let order_by = nonblank(get("orderBy")).map(query::parse_order_by).transpose()?;
-        Ok(ListParams { page, query, order_by, tags, raw })
+        let order_by = nonblank(get("orderBy"))
+            .map(query::parse_order_by)
+            .transpose()?;
+        Ok(ListParams {
+            page,
+            query,
+            order_by,
+            tags,
+            raw,
+        })
     }
 }

@@ -28,7 +28,9 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 fn api_router() -> OpenApiRouter<HttpState> {
-    OpenApiRouter::with_openapi(codat::ApiDoc::openapi()).merge(codat::router()).merge(ops::documented_router())
+    OpenApiRouter::with_openapi(codat::ApiDoc::openapi())
+        .merge(codat::router())
+        .merge(ops::documented_router())
 }
 
 /// The whole application: API, assets, docs, health; with the middleware stack.
@@ -38,6 +40,8 @@ pub fn router(state: HttpState) -> Router {
         .fallback(error::not_found_fallback)
         .method_not_allowed_fallback(error::method_not_allowed_fallback)
         .layer(axum::middleware::from_fn(middleware::correlate))
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(error::panic_response))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            error::panic_response,
+        ))
         .with_state(state)
 }

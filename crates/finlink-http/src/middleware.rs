@@ -37,7 +37,10 @@ pub async fn correlate(mut req: Request, next: Next) -> Response {
         let body = ErrorMessage::new(status, &payload, &id);
         let bytes = serde_json::to_vec(&body).unwrap_or_default();
         *res.body_mut() = Body::from(bytes);
-        res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         res.headers_mut().remove(header::CONTENT_LENGTH);
         tracing::info!(correlation_id = %id, %method, %path, status = status.as_u16(), elapsed_ms, error = %payload.message, "request");
     } else {
@@ -47,10 +50,18 @@ pub async fn correlate(mut req: Request, next: Next) -> Response {
     if let Ok(v) = HeaderValue::from_str(&id) {
         h.insert(CORRELATION_HEADER, v);
     }
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    h.entry(header::X_FRAME_OPTIONS).or_insert(HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.entry(header::X_FRAME_OPTIONS)
+        .or_insert(HeaderValue::from_static("DENY"));
     res
 }
 
@@ -89,7 +100,12 @@ mod tests {
 
     #[test]
     fn paths_are_normalised() {
-        let r = normalize_path(http::Request::builder().uri("//companies//x/?page=1").body(()).unwrap());
+        let r = normalize_path(
+            http::Request::builder()
+                .uri("//companies//x/?page=1")
+                .body(())
+                .unwrap(),
+        );
         assert_eq!(r.uri().to_string(), "/companies/x?page=1");
         let r = normalize_path(http::Request::builder().uri("/").body(()).unwrap());
         assert_eq!(r.uri().to_string(), "/");

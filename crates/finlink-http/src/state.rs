@@ -15,8 +15,13 @@ pub struct HttpState {
 impl HttpState {
     pub fn new(app: App) -> Self {
         let doc = crate::openapi();
-        let openapi_json = serde_json::to_string_pretty(&doc).unwrap_or_else(|_| String::from("{}"));
+        let openapi_json =
+            serde_json::to_string_pretty(&doc).unwrap_or_else(|_| String::from("{}"));
         let docs_html = crate::ops::docs::render(&doc);
-        Self { app, openapi_json: Arc::new(openapi_json), docs_html: Arc::new(docs_html) }
+        Self {
+            app,
+            openapi_json: Arc::new(openapi_json),
+            docs_html: Arc::new(docs_html),
+        }
     }
 }

@@ -26,15 +26,31 @@ pub struct Catalog {
 }
 
 fn check(file: &str, i: &Integration) -> Result<(), CatalogError> {
-    let bad = |message: String| CatalogError::Invalid { file: file.to_owned(), message };
+    let bad = |message: String| CatalogError::Invalid {
+        file: file.to_owned(),
+        message,
+    };
     if i.key.len() != 4 || !i.key.bytes().all(|b| b.is_ascii_lowercase()) {
-        return Err(bad(format!("key '{}' must be four lower-case letters", i.key)));
+        return Err(bad(format!(
+            "key '{}' must be four lower-case letters",
+            i.key
+        )));
     }
-    if i.slug.is_empty() || !i.slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
-        return Err(bad(format!("slug '{}' must be lower-case letters, digits and -", i.slug)));
+    if i.slug.is_empty()
+        || !i
+            .slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return Err(bad(format!(
+            "slug '{}' must be lower-case letters, digits and -",
+            i.slug
+        )));
     }
     if i.auth_type == AuthType::Oauth2 && i.oauth.is_none() {
-        return Err(bad(String::from("an oauth2 integration needs an [oauth] table")));
+        return Err(bad(String::from(
+            "an oauth2 integration needs an [oauth] table",
+        )));
     }
     Ok(())
 }
@@ -52,15 +68,21 @@ impl Catalog {
                 file: name.clone(),
                 message: String::from("not UTF-8"),
             })?;
-            let integration: Integration = toml::from_str(text)
-                .map_err(|e| CatalogError::Invalid { file: name.clone(), message: e.to_string() })?;
+            let integration: Integration =
+                toml::from_str(text).map_err(|e| CatalogError::Invalid {
+                    file: name.clone(),
+                    message: e.to_string(),
+                })?;
             check(&name, &integration)?;
             list.push(integration);
         }
         let mut logos = BTreeMap::new();
         for file in LOGOS.files() {
             let path = file.path();
-            if let (Some(stem), Some(text)) = (path.file_stem().and_then(|s| s.to_str()), file.contents_utf8()) {
+            if let (Some(stem), Some(text)) = (
+                path.file_stem().and_then(|s| s.to_str()),
+                file.contents_utf8(),
+            ) {
                 logos.insert(stem.to_owned(), text.to_owned());
             }
         }
@@ -69,9 +91,16 @@ impl Catalog {
 
     /// Adds custom integrations (from the operator's configuration). A custom entry with
     /// the key of a built-in one replaces it.
-    pub fn with_custom(self, custom: Vec<Integration>, custom_logos: BTreeMap<String, String>) -> Result<Self, CatalogError> {
-        let mut list: Vec<Integration> =
-            self.integrations.into_iter().filter(|i| !custom.iter().any(|c| c.key == i.key)).collect();
+    pub fn with_custom(
+        self,
+        custom: Vec<Integration>,
+        custom_logos: BTreeMap<String, String>,
+    ) -> Result<Self, CatalogError> {
+        let mut list: Vec<Integration> = self
+            .integrations
+            .into_iter()
+            .filter(|i| !custom.iter().any(|c| c.key == i.key))
+            .collect();
         for c in &custom {
             check(&format!("custom integration {}", c.key), c)?;
         }
@@ -81,8 +110,11 @@ impl Catalog {
         Self::from_parts(list, logos)
     }
 
-    fn from_parts(mut list: Vec<Integration>, logos: BTreeMap<String, String>) -> Result<Self, CatalogError> {
-        list.sort_by(|a, b| (a.source_type, a.name.to_lowercase()).cmp(&(b.source_type, b.name.to_lowercase())));
+    fn from_parts(
+        mut list: Vec<Integration>,
+        logos: BTreeMap<String, String>,
+    ) -> Result<Self, CatalogError> {
+        list.sort_by_key(|a| (a.source_type, a.name.to_lowercase()));
         let mut by_key = BTreeMap::new();
         let mut by_slug = BTreeMap::new();
         for (i, integ) in list.iter().enumerate() {
@@ -93,7 +125,12 @@ impl Catalog {
                 return Err(CatalogError::DuplicateSlug(integ.slug.clone()));
             }
         }
-        Ok(Self { integrations: list, by_key, by_slug, logos })
+        Ok(Self {
+            integrations: list,
+            by_key,
+            by_slug,
+            logos,
+        })
     }
 
     pub fn all(&self) -> &[Integration] {
@@ -105,7 +142,9 @@ impl Catalog {
     }
 
     pub fn by_slug(&self, slug: &str) -> Option<&Integration> {
-        self.by_slug.get(slug).and_then(|i| self.integrations.get(*i))
+        self.by_slug
+            .get(slug)
+            .and_then(|i| self.integrations.get(*i))
     }
 
     /// The SVG logo of an integration, by slug; a generated mark when it has none.
@@ -114,15 +153,30 @@ impl Catalog {
             return Some(svg.clone());
         }
         let integ = self.by_slug(slug)?;
-        Some(fallback_logo(&integ.name, integ.brand_color.as_deref().unwrap_or("#4b5563")))
+        Some(fallback_logo(
+            &integ.name,
+            integ.brand_color.as_deref().unwrap_or("#4b5563"),
+        ))
     }
 }
 
 /// A plain initial-on-colour mark for integrations without a logo file.
 fn fallback_logo(name: &str, color: &str) -> String {
-    let initial: String = name.chars().find(|c| c.is_alphanumeric()).map(|c| c.to_uppercase().collect()).unwrap_or_default();
-    let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
-    let color = if color.starts_with('#') && color.len() <= 7 && color[1..].bytes().all(|b| b.is_ascii_hexdigit()) {
+    let initial: String = name
+        .chars()
+        .find(|c| c.is_alphanumeric())
+        .map(|c| c.to_uppercase().collect())
+        .unwrap_or_default();
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    let color = if color.starts_with('#')
+        && color.len() <= 7
+        && color[1..].bytes().all(|b| b.is_ascii_hexdigit())
+    {
         color
     } else {
         "#4b5563"
@@ -145,18 +199,40 @@ mod tests {
         let c = Catalog::built_in().unwrap();
         // every platform in shared/reference/platform-keys.md
         let expected = [
-            ("mqjo", "sandbox"), ("trji", "microsoft-dynamics-365-business-central"),
-            ("rqwd", "microsoft-dynamics-365-finance"), ("qudb", "exact-online-nl"),
-            ("pbbf", "exact-online-uk"), ("fbrh", "freeagent"), ("vxvy", "freshbooks"),
-            ("pdvj", "myob"), ("akxx", "netsuite"), ("pqsw", "quickbooks-desktop"),
-            ("qhyg", "quickbooks"), ("ndsk", "quickbooks-sandbox"), ("jcrp", "sage-200"),
-            ("hbql", "sage-50-uk"), ("tgff", "sage-accounting"), ("knfz", "sage-intacct"),
-            ("pbtz", "wave"), ("rvam", "workday"), ("gbol", "xero"), ("rwuv", "zoho-books"),
-            ("suuo", "plaid"), ("upvr", "truelayer"), ("qkdj", "amazon-seller-central"),
-            ("vqzp", "bigcommerce"), ("fqly", "clover"), ("aiwb", "commerce-sandbox"),
-            ("ldgh", "lightspeed-k"), ("fztf", "shopify"), ("zsth", "square"),
-            ("xcwv", "square-sandbox"), ("exgd", "stripe"), ("yzth", "stripe-test"),
-            ("ltpp", "woocommerce"), ("ugxp", "zettle"),
+            ("mqjo", "sandbox"),
+            ("trji", "microsoft-dynamics-365-business-central"),
+            ("rqwd", "microsoft-dynamics-365-finance"),
+            ("qudb", "exact-online-nl"),
+            ("pbbf", "exact-online-uk"),
+            ("fbrh", "freeagent"),
+            ("vxvy", "freshbooks"),
+            ("pdvj", "myob"),
+            ("akxx", "netsuite"),
+            ("pqsw", "quickbooks-desktop"),
+            ("qhyg", "quickbooks"),
+            ("ndsk", "quickbooks-sandbox"),
+            ("jcrp", "sage-200"),
+            ("hbql", "sage-50-uk"),
+            ("tgff", "sage-accounting"),
+            ("knfz", "sage-intacct"),
+            ("pbtz", "wave"),
+            ("rvam", "workday"),
+            ("gbol", "xero"),
+            ("rwuv", "zoho-books"),
+            ("suuo", "plaid"),
+            ("upvr", "truelayer"),
+            ("qkdj", "amazon-seller-central"),
+            ("vqzp", "bigcommerce"),
+            ("fqly", "clover"),
+            ("aiwb", "commerce-sandbox"),
+            ("ldgh", "lightspeed-k"),
+            ("fztf", "shopify"),
+            ("zsth", "square"),
+            ("xcwv", "square-sandbox"),
+            ("exgd", "stripe"),
+            ("yzth", "stripe-test"),
+            ("ltpp", "woocommerce"),
+            ("ugxp", "zettle"),
         ];
         assert_eq!(c.all().len(), expected.len());
         for (key, slug) in expected {

@@ -39,9 +39,12 @@ impl std::fmt::Debug for PostgresStore {
 
 fn db_error(e: sqlx::Error) -> Error {
     match &e {
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
-            Error::Unavailable(String::from("The database is not reachable right now; please retry."))
-        }
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_) => Error::Unavailable(String::from(
+            "The database is not reachable right now; please retry.",
+        )),
         _ => Error::internal(format!("postgres: {e}")),
     }
 }
@@ -61,12 +64,19 @@ impl PostgresStore {
         let mut opts = PgConnectOptions::from_str(url)
             .map_err(|e| Error::internal(format!("the PostgreSQL URL is not valid: {e}")))?;
         if let Some(schema) = schema {
-            if !schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Err(Error::internal("schema names may only use letters, digits and _"));
+            if !schema
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+            {
+                return Err(Error::internal(
+                    "schema names may only use letters, digits and _",
+                ));
             }
-            let setup = PgPoolOptions::new().max_connections(1).connect_with(opts.clone()).await.map_err(|e| {
-                Error::internal(format!("cannot connect to PostgreSQL: {e}"))
-            })?;
+            let setup = PgPoolOptions::new()
+                .max_connections(1)
+                .connect_with(opts.clone())
+                .await
+                .map_err(|e| Error::internal(format!("cannot connect to PostgreSQL: {e}")))?;
             sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
                 .execute(&setup)
                 .await
@@ -92,7 +102,10 @@ impl PostgresStore {
     }
 }
 
-fn bind_all<'q>(mut q: Query<'q, Postgres, PgArguments>, params: &'q [Param]) -> Query<'q, Postgres, PgArguments> {
+fn bind_all<'q>(
+    mut q: Query<'q, Postgres, PgArguments>,
+    params: &'q [Param],
+) -> Query<'q, Postgres, PgArguments> {
     for p in params {
         q = match p {
             Param::Text(s) => q.bind(s.as_str()),
@@ -103,12 +116,19 @@ fn bind_all<'q>(mut q: Query<'q, Postgres, PgArguments>, params: &'q [Param]) ->
     q
 }
 
-fn get<'r, T: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>>(r: &'r PgRow, i: usize) -> Result<T> {
+fn get<'r, T: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>>(
+    r: &'r PgRow,
+    i: usize,
+) -> Result<T> {
     r.try_get(i).map_err(db_error)
 }
 
 fn client_row(r: &PgRow) -> Result<ClientRow> {
-    Ok(ClientRow { id: get(r, 0)?, name: get(r, 1)?, created: get(r, 2)? })
+    Ok(ClientRow {
+        id: get(r, 0)?,
+        name: get(r, 1)?,
+        created: get(r, 2)?,
+    })
 }
 
 fn api_key_row(r: &PgRow) -> Result<ApiKeyRow> {
@@ -160,7 +180,11 @@ fn connection_row(r: &PgRow) -> Result<ConnectionRow> {
 
 async fn write_tags(tx: &mut sqlx::PgConnection, company: &Company) -> Result<()> {
     let id = company.id.to_string();
-    sqlx::query("DELETE FROM company_tags WHERE company_id = $1").bind(&id).execute(&mut *tx).await.map_err(db_error)?;
+    sqlx::query("DELETE FROM company_tags WHERE company_id = $1")
+        .bind(&id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
     if company.tags.is_empty() {
         return Ok(());
     }
@@ -178,12 +202,21 @@ async fn write_tags(tx: &mut sqlx::PgConnection, company: &Company) -> Result<()
     Ok(())
 }
 
-fn list_where(base: &str, scope: &[Param], resource: &sql::Resource, q: &ListQuery) -> Result<SqlBuilder> {
+fn list_where(
+    base: &str,
+    scope: &[Param],
+    resource: &sql::Resource,
+    q: &ListQuery,
+) -> Result<SqlBuilder> {
     let mut b = SqlBuilder::new(Dialect::Postgres);
     b.push(base);
     for (i, p) in scope.iter().enumerate() {
         b.push(if i == 0 { " WHERE " } else { " AND " });
-        let col = if i == 0 { format!("{}.client_id = ", resource.alias) } else { format!("{}.company_id = ", resource.alias) };
+        let col = if i == 0 {
+            format!("{}.client_id = ", resource.alias)
+        } else {
+            format!("{}.company_id = ", resource.alias)
+        };
         b.push(&col).param(p.clone());
     }
     if let Some(f) = &q.filter {
@@ -198,7 +231,13 @@ fn list_where(base: &str, scope: &[Param], resource: &sql::Resource, q: &ListQue
 }
 
 impl PostgresStore {
-    async fn run_list(&self, select: &str, where_: SqlBuilder, order: &str, q: &ListQuery) -> Result<(Vec<PgRow>, u64)> {
+    async fn run_list(
+        &self,
+        select: &str,
+        where_: SqlBuilder,
+        order: &str,
+        q: &ListQuery,
+    ) -> Result<(Vec<PgRow>, u64)> {
         let count_sql = format!("SELECT COUNT(*) {}", where_.text);
         let page_sql = format!(
             "SELECT {select} {} ORDER BY {order} LIMIT {} OFFSET {}",
@@ -212,7 +251,10 @@ impl PostgresStore {
             .map_err(db_error)?
             .try_get(0)
             .map_err(db_error)?;
-        let rows = bind_all(sqlx::query(&page_sql), &where_.params).fetch_all(&self.pool).await.map_err(db_error)?;
+        let rows = bind_all(sqlx::query(&page_sql), &where_.params)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
         Ok((rows, u64::try_from(total).unwrap_or(0)))
     }
 
@@ -227,7 +269,9 @@ impl PostgresStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db_error)?;
-        rows.iter().map(|r| connection_row(r)?.into_domain()).collect()
+        rows.iter()
+            .map(|r| connection_row(r)?.into_domain())
+            .collect()
     }
 
     async fn get_connection_on<'e, E: sqlx::PgExecutor<'e>>(
@@ -257,7 +301,10 @@ impl Store for PostgresStore {
     }
 
     async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(db_error)?;
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
         Ok(())
     }
 
@@ -286,20 +333,24 @@ impl Store for PostgresStore {
     }
 
     async fn get_client(&self, id: ClientId) -> Result<Option<Client>> {
-        sqlx::query(&format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE id = $1"))
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_error)?
-            .map(|r| client_row(&r)?.into_domain())
-            .transpose()
+        sqlx::query(&format!(
+            "SELECT {CLIENT_COLUMNS} FROM clients WHERE id = $1"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?
+        .map(|r| client_row(&r)?.into_domain())
+        .transpose()
     }
 
     async fn list_clients(&self) -> Result<Vec<Client>> {
-        let rows = sqlx::query(&format!("SELECT {CLIENT_COLUMNS} FROM clients ORDER BY created, id"))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_error)?;
+        let rows = sqlx::query(&format!(
+            "SELECT {CLIENT_COLUMNS} FROM clients ORDER BY created, id"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
         rows.iter().map(|r| client_row(r)?.into_domain()).collect()
     }
 
@@ -322,37 +373,43 @@ impl Store for PostgresStore {
         if n >= i64::from(max_per_client) {
             return Ok(ApiKeyInsert::LimitReached);
         }
-        sqlx::query(&format!("INSERT INTO api_keys ({API_KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"))
-            .bind(&r.id)
-            .bind(&r.client_id)
-            .bind(&r.name)
-            .bind(&r.lookup)
-            .bind(&r.hash)
-            .bind(&r.permissions)
-            .bind(r.created)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
+        sqlx::query(&format!(
+            "INSERT INTO api_keys ({API_KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        ))
+        .bind(&r.id)
+        .bind(&r.client_id)
+        .bind(&r.name)
+        .bind(&r.lookup)
+        .bind(&r.hash)
+        .bind(&r.permissions)
+        .bind(r.created)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
         tx.commit().await.map_err(db_error)?;
         Ok(ApiKeyInsert::Inserted)
     }
 
     async fn find_api_key(&self, lookup: &str) -> Result<Option<ApiKey>> {
-        sqlx::query(&format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE lookup = $1"))
-            .bind(lookup)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_error)?
-            .map(|r| api_key_row(&r)?.into_domain())
-            .transpose()
+        sqlx::query(&format!(
+            "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE lookup = $1"
+        ))
+        .bind(lookup)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?
+        .map(|r| api_key_row(&r)?.into_domain())
+        .transpose()
     }
 
     async fn list_api_keys(&self, client: ClientId) -> Result<Vec<ApiKey>> {
-        let rows = sqlx::query(&format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE client_id = $1 ORDER BY created, id"))
-            .bind(client.to_string())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_error)?;
+        let rows = sqlx::query(&format!(
+            "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE client_id = $1 ORDER BY created, id"
+        ))
+        .bind(client.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
         rows.iter().map(|r| api_key_row(r)?.into_domain()).collect()
     }
 
@@ -368,23 +425,25 @@ impl Store for PostgresStore {
     }
 
     async fn get_profile(&self, client: ClientId) -> Result<Option<Profile>> {
-        sqlx::query(&format!("SELECT {PROFILE_COLUMNS} FROM profiles WHERE client_id = $1"))
-            .bind(client.to_string())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_error)?
-            .map(|r| {
-                ProfileRow {
-                    name: get(&r, 0)?,
-                    redirect_url: get(&r, 1)?,
-                    logo_url: get(&r, 2)?,
-                    icon_url: get(&r, 3)?,
-                    white_list_urls: get(&r, 4)?,
-                    confirm_company_name: get(&r, 5)?,
-                }
-                .into_domain()
-            })
-            .transpose()
+        sqlx::query(&format!(
+            "SELECT {PROFILE_COLUMNS} FROM profiles WHERE client_id = $1"
+        ))
+        .bind(client.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?
+        .map(|r| {
+            ProfileRow {
+                name: get(&r, 0)?,
+                redirect_url: get(&r, 1)?,
+                logo_url: get(&r, 2)?,
+                icon_url: get(&r, 3)?,
+                white_list_urls: get(&r, 4)?,
+                confirm_company_name: get(&r, 5)?,
+            }
+            .into_domain()
+        })
+        .transpose()
     }
 
     async fn put_profile(&self, client: ClientId, profile: &Profile) -> Result<()> {
@@ -435,12 +494,14 @@ impl Store for PostgresStore {
 
     async fn get_company(&self, client: ClientId, id: CompanyId) -> Result<Option<Company>> {
         let id = id.to_string();
-        let row = sqlx::query(&format!("SELECT {COMPANY_COLUMNS} FROM companies c WHERE c.id = $1 AND c.client_id = $2"))
-            .bind(&id)
-            .bind(client.to_string())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_error)?;
+        let row = sqlx::query(&format!(
+            "SELECT {COMPANY_COLUMNS} FROM companies c WHERE c.id = $1 AND c.client_id = $2"
+        ))
+        .bind(&id)
+        .bind(client.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
         let Some(row) = row else { return Ok(None) };
         let mut company = company_row(&row)?.into_domain()?;
         company.connections = self.connections_of(&[id]).await?;
@@ -488,23 +549,38 @@ impl Store for PostgresStore {
 
     async fn list_companies(&self, client: ClientId, query: &ListQuery) -> Result<Page<Company>> {
         let order = sql::order_by(&sql::COMPANIES, query.order.as_ref())?;
-        let where_ = list_where("FROM companies c", &[Param::Text(client.to_string())], &sql::COMPANIES, query)?;
-        let (rows, total) = self.run_list(COMPANY_COLUMNS, where_, &order, query).await?;
-        let mut companies = rows.iter().map(|r| company_row(r)?.into_domain()).collect::<Result<Vec<_>>>()?;
+        let where_ = list_where(
+            "FROM companies c",
+            &[Param::Text(client.to_string())],
+            &sql::COMPANIES,
+            query,
+        )?;
+        let (rows, total) = self
+            .run_list(COMPANY_COLUMNS, where_, &order, query)
+            .await?;
+        let mut companies = rows
+            .iter()
+            .map(|r| company_row(r)?.into_domain())
+            .collect::<Result<Vec<_>>>()?;
         let ids: Vec<String> = companies.iter().map(|c| c.id.to_string()).collect();
         attach_connections(&mut companies, self.connections_of(&ids).await?);
-        Ok(Page { items: companies, total, request: query.page })
+        Ok(Page {
+            items: companies,
+            total,
+            request: query.page,
+        })
     }
 
     async fn insert_connection(&self, connection: &Connection) -> Result<ConnectionInsert> {
         let r = ConnectionRow::from_domain(connection);
         let mut tx = self.pool.begin().await.map_err(db_error)?;
-        let exists = sqlx::query("SELECT 1 FROM companies WHERE id = $1 AND client_id = $2 FOR SHARE")
-            .bind(&r.company_id)
-            .bind(&r.client_id)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_error)?;
+        let exists =
+            sqlx::query("SELECT 1 FROM companies WHERE id = $1 AND client_id = $2 FOR SHARE")
+                .bind(&r.company_id)
+                .bind(&r.client_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_error)?;
         if exists.is_none() {
             return Ok(ConnectionInsert::NoSuchCompany);
         }
@@ -536,17 +612,20 @@ impl Store for PostgresStore {
             Err(e) => return Err(db_error(e)),
         };
         if n == 0 && connection.source_type == SourceType::Accounting {
-            let existing: Option<String> =
-                sqlx::query("SELECT id FROM connections WHERE company_id = $1 AND source_type = 'Accounting'")
-                    .bind(&r.company_id)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db_error)?
-                    .map(|row| row.try_get(0))
-                    .transpose()
-                    .map_err(db_error)?;
+            let existing: Option<String> = sqlx::query(
+                "SELECT id FROM connections WHERE company_id = $1 AND source_type = 'Accounting'",
+            )
+            .bind(&r.company_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_error)?
+            .map(|row| row.try_get(0))
+            .transpose()
+            .map_err(db_error)?;
             if let Some(id) = existing {
-                return Ok(ConnectionInsert::AccountingExists(ConnectionId::parse(&id)?));
+                return Ok(ConnectionInsert::AccountingExists(ConnectionId::parse(
+                    &id,
+                )?));
             }
             return Err(Error::internal("connection insert affected no rows"));
         }
@@ -554,21 +633,49 @@ impl Store for PostgresStore {
         Ok(ConnectionInsert::Inserted)
     }
 
-    async fn get_connection(&self, client: ClientId, company: CompanyId, id: ConnectionId) -> Result<Option<Connection>> {
-        Self::get_connection_on(&self.pool, &client.to_string(), &company.to_string(), &id.to_string()).await
+    async fn get_connection(
+        &self,
+        client: ClientId,
+        company: CompanyId,
+        id: ConnectionId,
+    ) -> Result<Option<Connection>> {
+        Self::get_connection_on(
+            &self.pool,
+            &client.to_string(),
+            &company.to_string(),
+            &id.to_string(),
+        )
+        .await
     }
 
-    async fn list_connections(&self, client: ClientId, company: CompanyId, query: &ListQuery) -> Result<Page<Connection>> {
+    async fn list_connections(
+        &self,
+        client: ClientId,
+        company: CompanyId,
+        query: &ListQuery,
+    ) -> Result<Page<Connection>> {
         let order = sql::order_by(&sql::CONNECTIONS, query.order.as_ref())?;
         let where_ = list_where(
             "FROM connections dc",
-            &[Param::Text(client.to_string()), Param::Text(company.to_string())],
+            &[
+                Param::Text(client.to_string()),
+                Param::Text(company.to_string()),
+            ],
             &sql::CONNECTIONS,
             query,
         )?;
-        let (rows, total) = self.run_list(CONNECTION_COLUMNS, where_, &order, query).await?;
-        let items = rows.iter().map(|r| connection_row(r)?.into_domain()).collect::<Result<Vec<_>>>()?;
-        Ok(Page { items, total, request: query.page })
+        let (rows, total) = self
+            .run_list(CONNECTION_COLUMNS, where_, &order, query)
+            .await?;
+        let items = rows
+            .iter()
+            .map(|r| connection_row(r)?.into_domain())
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page {
+            items,
+            total,
+            request: query.page,
+        })
     }
 
     async fn set_connection_status(
@@ -594,15 +701,22 @@ impl Store for PostgresStore {
         row.map(|r| connection_row(&r)?.into_domain()).transpose()
     }
 
-    async fn delete_connection(&self, client: ClientId, company: CompanyId, id: ConnectionId) -> Result<bool> {
-        let n = sqlx::query("DELETE FROM connections WHERE id = $1 AND client_id = $2 AND company_id = $3")
-            .bind(id.to_string())
-            .bind(client.to_string())
-            .bind(company.to_string())
-            .execute(&self.pool)
-            .await
-            .map_err(db_error)?
-            .rows_affected();
+    async fn delete_connection(
+        &self,
+        client: ClientId,
+        company: CompanyId,
+        id: ConnectionId,
+    ) -> Result<bool> {
+        let n = sqlx::query(
+            "DELETE FROM connections WHERE id = $1 AND client_id = $2 AND company_id = $3",
+        )
+        .bind(id.to_string())
+        .bind(client.to_string())
+        .bind(company.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?
+        .rows_affected();
         Ok(n > 0)
     }
 }

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 //! The storage contract suite on PostgreSQL, when `FINLINK_TEST_POSTGRES_URL` is set.
 //! The run gets its own schema, dropped afterwards.
 
@@ -12,7 +13,12 @@ async fn postgres_passes_the_store_contract() {
         return;
     };
     let schema = format!("finlink_contract_{}", uuid::Uuid::new_v4().simple());
-    let store = PostgresStore::connect(&url, Some(&schema), 4).await.unwrap();
+    let store = PostgresStore::connect(&url, Some(&schema), 4)
+        .await
+        .unwrap();
     finlink_store::contract::run_all(Arc::new(store.clone())).await;
-    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(store.pool()).await.unwrap();
+    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+        .execute(store.pool())
+        .await
+        .unwrap();
 }

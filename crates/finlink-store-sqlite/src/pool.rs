@@ -18,7 +18,10 @@ pub struct Pool {
 pub fn db_error(e: rusqlite::Error) -> Error {
     match &e {
         rusqlite::Error::SqliteFailure(f, _)
-            if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) =>
+            if matches!(
+                f.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ) =>
         {
             Error::Unavailable(String::from("The database is busy; please retry."))
         }
@@ -46,7 +49,9 @@ impl Pool {
         for _ in 0..readers.max(1) {
             let r = Connection::open_with_flags(
                 path,
-                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+                OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                    | OpenFlags::SQLITE_OPEN_URI,
             )?;
             configure(&r)?;
             rs.push(r);
@@ -72,8 +77,12 @@ impl Pool {
     {
         let writer = Arc::clone(&self.writer);
         tokio::task::spawn_blocking(move || {
-            let mut conn = writer.lock().map_err(|_| Error::internal("sqlite writer lock poisoned"))?;
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_error)?;
+            let mut conn = writer
+                .lock()
+                .map_err(|_| Error::internal("sqlite writer lock poisoned"))?;
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db_error)?;
             let out = f(&tx)?;
             tx.commit().map_err(db_error)?;
             Ok(out)

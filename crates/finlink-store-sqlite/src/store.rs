@@ -34,7 +34,10 @@ impl SqliteStore {
     /// Opens (creating if needed) the database file and applies migrations.
     pub async fn open(path: &Path) -> Result<Self> {
         let path = path.to_owned();
-        let readers = std::thread::available_parallelism().map(|n| n.get() * 2).unwrap_or(4).clamp(2, 16);
+        let readers = std::thread::available_parallelism()
+            .map(|n| n.get() * 2)
+            .unwrap_or(4)
+            .clamp(2, 16);
         let (pool, _spare) = tokio::task::spawn_blocking(move || Pool::open(&path, readers))
             .await
             .map_err(|e| Error::internal(format!("sqlite open task: {e}")))?
@@ -55,7 +58,11 @@ fn values(params: Vec<Param>) -> Vec<Value> {
 }
 
 fn client_row(r: &Row<'_>) -> rusqlite::Result<ClientRow> {
-    Ok(ClientRow { id: r.get(0)?, name: r.get(1)?, created: r.get(2)? })
+    Ok(ClientRow {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        created: r.get(2)?,
+    })
 }
 
 fn api_key_row(r: &Row<'_>) -> rusqlite::Result<ApiKeyRow> {
@@ -125,9 +132,15 @@ fn connections_of(db: &Db, company_ids: &[String]) -> Result<Vec<Connection>> {
 
 fn write_tags(tx: &Db, company: &Company) -> Result<()> {
     let id = company.id.to_string();
-    tx.execute("DELETE FROM company_tags WHERE company_id = ?1", params![id]).map_err(db_error)?;
+    tx.execute(
+        "DELETE FROM company_tags WHERE company_id = ?1",
+        params![id],
+    )
+    .map_err(db_error)?;
     let mut stmt = tx
-        .prepare_cached("INSERT INTO company_tags (company_id, tag_key, tag_value) VALUES (?1, ?2, ?3)")
+        .prepare_cached(
+            "INSERT INTO company_tags (company_id, tag_key, tag_value) VALUES (?1, ?2, ?3)",
+        )
         .map_err(db_error)?;
     for (k, v) in &company.tags {
         stmt.execute(params![id, k, v]).map_err(db_error)?;
@@ -136,12 +149,21 @@ fn write_tags(tx: &Db, company: &Company) -> Result<()> {
 }
 
 /// Builds `FROM <table> <alias> WHERE <scope> [AND filter] [AND tags]` for a list query.
-fn list_where(base: &str, scope: &[Param], resource: &sql::Resource, q: &ListQuery) -> Result<SqlBuilder> {
+fn list_where(
+    base: &str,
+    scope: &[Param],
+    resource: &sql::Resource,
+    q: &ListQuery,
+) -> Result<SqlBuilder> {
     let mut b = SqlBuilder::new(Dialect::Sqlite);
     b.push(base);
     for (i, p) in scope.iter().enumerate() {
         b.push(if i == 0 { " WHERE " } else { " AND " });
-        let col = if i == 0 { format!("{}.client_id = ", resource.alias) } else { format!("{}.company_id = ", resource.alias) };
+        let col = if i == 0 {
+            format!("{}.client_id = ", resource.alias)
+        } else {
+            format!("{}.company_id = ", resource.alias)
+        };
         b.push(&col).param(p.clone());
     }
     if let Some(f) = &q.filter {
@@ -204,11 +226,17 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> Result<()> {
-        self.pool.read(|db| db.query_row("SELECT 1", [], |_| Ok(())).map_err(db_error)).await
+        self.pool
+            .read(|db| db.query_row("SELECT 1", [], |_| Ok(())).map_err(db_error))
+            .await
     }
 
     async fn insert_client(&self, client: &Client, profile: &Profile) -> Result<()> {
-        let (id, name, created) = (client.id.to_string(), client.name.clone(), client.created.as_millis());
+        let (id, name, created) = (
+            client.id.to_string(),
+            client.name.clone(),
+            client.created.as_millis(),
+        );
         let p = ProfileRow::from_domain(profile);
         self.pool
             .write(move |tx| {
@@ -228,13 +256,15 @@ impl Store for SqliteStore {
         let id = id.to_string();
         self.pool
             .read(move |db| {
-                db.prepare_cached(&format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE id = ?1"))
-                    .map_err(db_error)?
-                    .query_row(params![id], client_row)
-                    .optional()
-                    .map_err(db_error)?
-                    .map(ClientRow::into_domain)
-                    .transpose()
+                db.prepare_cached(&format!(
+                    "SELECT {CLIENT_COLUMNS} FROM clients WHERE id = ?1"
+                ))
+                .map_err(db_error)?
+                .query_row(params![id], client_row)
+                .optional()
+                .map_err(db_error)?
+                .map(ClientRow::into_domain)
+                .transpose()
             })
             .await
     }
@@ -243,7 +273,9 @@ impl Store for SqliteStore {
         self.pool
             .read(|db| {
                 let mut stmt = db
-                    .prepare_cached(&format!("SELECT {CLIENT_COLUMNS} FROM clients ORDER BY created, id"))
+                    .prepare_cached(&format!(
+                        "SELECT {CLIENT_COLUMNS} FROM clients ORDER BY created, id"
+                    ))
                     .map_err(db_error)?;
                 let rows = stmt
                     .query_map([], client_row)
@@ -279,13 +311,15 @@ impl Store for SqliteStore {
         let lookup = lookup.to_owned();
         self.pool
             .read(move |db| {
-                db.prepare_cached(&format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE lookup = ?1"))
-                    .map_err(db_error)?
-                    .query_row(params![lookup], api_key_row)
-                    .optional()
-                    .map_err(db_error)?
-                    .map(ApiKeyRow::into_domain)
-                    .transpose()
+                db.prepare_cached(&format!(
+                    "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE lookup = ?1"
+                ))
+                .map_err(db_error)?
+                .query_row(params![lookup], api_key_row)
+                .optional()
+                .map_err(db_error)?
+                .map(ApiKeyRow::into_domain)
+                .transpose()
             })
             .await
     }
@@ -314,7 +348,10 @@ impl Store for SqliteStore {
         self.pool
             .write(move |tx| {
                 let n = tx
-                    .execute("DELETE FROM api_keys WHERE id = ?1 AND client_id = ?2", params![id, client])
+                    .execute(
+                        "DELETE FROM api_keys WHERE id = ?1 AND client_id = ?2",
+                        params![id, client],
+                    )
                     .map_err(db_error)?;
                 Ok(n > 0)
             })
@@ -325,22 +362,24 @@ impl Store for SqliteStore {
         let client = client.to_string();
         self.pool
             .read(move |db| {
-                db.prepare_cached(&format!("SELECT {PROFILE_COLUMNS} FROM profiles WHERE client_id = ?1"))
-                    .map_err(db_error)?
-                    .query_row(params![client], |r| {
-                        Ok(ProfileRow {
-                            name: r.get(0)?,
-                            redirect_url: r.get(1)?,
-                            logo_url: r.get(2)?,
-                            icon_url: r.get(3)?,
-                            white_list_urls: r.get(4)?,
-                            confirm_company_name: r.get(5)?,
-                        })
+                db.prepare_cached(&format!(
+                    "SELECT {PROFILE_COLUMNS} FROM profiles WHERE client_id = ?1"
+                ))
+                .map_err(db_error)?
+                .query_row(params![client], |r| {
+                    Ok(ProfileRow {
+                        name: r.get(0)?,
+                        redirect_url: r.get(1)?,
+                        logo_url: r.get(2)?,
+                        icon_url: r.get(3)?,
+                        white_list_urls: r.get(4)?,
+                        confirm_company_name: r.get(5)?,
                     })
-                    .optional()
-                    .map_err(db_error)?
-                    .map(ProfileRow::into_domain)
-                    .transpose()
+                })
+                .optional()
+                .map_err(db_error)?
+                .map(ProfileRow::into_domain)
+                .transpose()
             })
             .await
     }
@@ -431,7 +470,10 @@ impl Store for SqliteStore {
             .write(move |tx| {
                 // Connections and tags go with it (ON DELETE CASCADE).
                 let n = tx
-                    .execute("DELETE FROM companies WHERE id = ?1 AND client_id = ?2", params![id, client])
+                    .execute(
+                        "DELETE FROM companies WHERE id = ?1 AND client_id = ?2",
+                        params![id, client],
+                    )
                     .map_err(db_error)?;
                 Ok(n > 0)
             })
@@ -440,15 +482,27 @@ impl Store for SqliteStore {
 
     async fn list_companies(&self, client: ClientId, query: &ListQuery) -> Result<Page<Company>> {
         let order = sql::order_by(&sql::COMPANIES, query.order.as_ref())?;
-        let where_ = list_where("FROM companies c", &[Param::Text(client.to_string())], &sql::COMPANIES, query)?;
+        let where_ = list_where(
+            "FROM companies c",
+            &[Param::Text(client.to_string())],
+            &sql::COMPANIES,
+            query,
+        )?;
         let q = query.clone();
         self.pool
             .read(move |db| {
                 let (rows, total) = run_list(db, COMPANY_COLUMNS, where_, &order, &q, company_row)?;
-                let mut companies = rows.into_iter().map(CompanyRow::into_domain).collect::<Result<Vec<_>>>()?;
+                let mut companies = rows
+                    .into_iter()
+                    .map(CompanyRow::into_domain)
+                    .collect::<Result<Vec<_>>>()?;
                 let ids: Vec<String> = companies.iter().map(|c| c.id.to_string()).collect();
                 attach_connections(&mut companies, connections_of(db, &ids)?);
-                Ok(Page { items: companies, total, request: q.page })
+                Ok(Page {
+                    items: companies,
+                    total,
+                    request: q.page,
+                })
             })
             .await
     }
@@ -500,25 +554,48 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn get_connection(&self, client: ClientId, company: CompanyId, id: ConnectionId) -> Result<Option<Connection>> {
+    async fn get_connection(
+        &self,
+        client: ClientId,
+        company: CompanyId,
+        id: ConnectionId,
+    ) -> Result<Option<Connection>> {
         let (client, company, id) = (client.to_string(), company.to_string(), id.to_string());
-        self.pool.read(move |db| get_connection_tx(db, &client, &company, &id)).await
+        self.pool
+            .read(move |db| get_connection_tx(db, &client, &company, &id))
+            .await
     }
 
-    async fn list_connections(&self, client: ClientId, company: CompanyId, query: &ListQuery) -> Result<Page<Connection>> {
+    async fn list_connections(
+        &self,
+        client: ClientId,
+        company: CompanyId,
+        query: &ListQuery,
+    ) -> Result<Page<Connection>> {
         let order = sql::order_by(&sql::CONNECTIONS, query.order.as_ref())?;
         let where_ = list_where(
             "FROM connections dc",
-            &[Param::Text(client.to_string()), Param::Text(company.to_string())],
+            &[
+                Param::Text(client.to_string()),
+                Param::Text(company.to_string()),
+            ],
             &sql::CONNECTIONS,
             query,
         )?;
         let q = query.clone();
         self.pool
             .read(move |db| {
-                let (rows, total) = run_list(db, CONNECTION_COLUMNS, where_, &order, &q, connection_row)?;
-                let items = rows.into_iter().map(ConnectionRow::into_domain).collect::<Result<Vec<_>>>()?;
-                Ok(Page { items, total, request: q.page })
+                let (rows, total) =
+                    run_list(db, CONNECTION_COLUMNS, where_, &order, &q, connection_row)?;
+                let items = rows
+                    .into_iter()
+                    .map(ConnectionRow::into_domain)
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(Page {
+                    items,
+                    total,
+                    request: q.page,
+                })
             })
             .await
     }
@@ -548,7 +625,12 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn delete_connection(&self, client: ClientId, company: CompanyId, id: ConnectionId) -> Result<bool> {
+    async fn delete_connection(
+        &self,
+        client: ClientId,
+        company: CompanyId,
+        id: ConnectionId,
+    ) -> Result<bool> {
         let (client, company, id) = (client.to_string(), company.to_string(), id.to_string());
         self.pool
             .write(move |tx| {

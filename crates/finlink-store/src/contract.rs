@@ -27,8 +27,15 @@ fn ts(offset_ms: i64) -> Timestamp {
 }
 
 async fn new_client(store: &dyn Store, name: &str, at: i64) -> Client {
-    let c = Client { id: ClientId::new_v7(ts(at)), name: name.into(), created: ts(at) };
-    let profile = Profile { name: name.into(), ..Profile::default() };
+    let c = Client {
+        id: ClientId::new_v7(ts(at)),
+        name: name.into(),
+        created: ts(at),
+    };
+    let profile = Profile {
+        name: name.into(),
+        ..Profile::default()
+    };
     store.insert_client(&c, &profile).await.unwrap();
     c
 }
@@ -39,7 +46,10 @@ fn company(client: ClientId, name: &str, at: i64, tags: &[(&str, &str)]) -> Comp
         client_id: client,
         name: name.into(),
         description: Some(format!("{name} description")),
-        tags: tags.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect(),
+        tags: tags
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect(),
         created: ts(at),
         modified: ts(at),
         last_sync: None,
@@ -69,9 +79,18 @@ fn connection(c: &Company, key: &str, st: SourceType, at: i64) -> Connection {
     }
 }
 
-fn q(filter: Option<&str>, tags: Option<&str>, order: Option<&str>, page: u32, size: u32) -> ListQuery {
+fn q(
+    filter: Option<&str>,
+    tags: Option<&str>,
+    order: Option<&str>,
+    page: u32,
+    size: u32,
+) -> ListQuery {
     ListQuery {
-        page: PageRequest { page, page_size: size },
+        page: PageRequest {
+            page,
+            page_size: size,
+        },
         filter: filter.map(|f| parse(f).unwrap()),
         tags: tags.map(|t| parse(t).unwrap()),
         order: order.map(|o| parse_order_by(o).unwrap()),
@@ -117,25 +136,46 @@ async fn api_keys(s: &dyn Store) {
         let k = ApiKey {
             id: ApiKeyId::new_v7(ts(20 + i)),
             client_id: c.id,
-            name: if i == 0 { None } else { Some(format!("key {i}")) },
+            name: if i == 0 {
+                None
+            } else {
+                Some(format!("key {i}"))
+            },
             lookup: format!("lookup{:06}x{}", i, &c.id.to_string()[..4]),
             hash: [i as u8; 32],
-            permissions: if i == 2 { vec!["credentials:read".into()] } else { vec![] },
+            permissions: if i == 2 {
+                vec!["credentials:read".into()]
+            } else {
+                vec![]
+            },
             created: ts(20 + i),
         };
-        assert_eq!(s.insert_api_key(&k, 3).await.unwrap(), ApiKeyInsert::Inserted);
+        assert_eq!(
+            s.insert_api_key(&k, 3).await.unwrap(),
+            ApiKeyInsert::Inserted
+        );
         assert_eq!(s.find_api_key(&k.lookup).await.unwrap(), Some(k.clone()));
         ids.push(k);
     }
-    let extra = ApiKey { id: ApiKeyId::new_v7(ts(30)), lookup: "extra".into(), ..ids[0].clone() };
-    assert_eq!(s.insert_api_key(&extra, 3).await.unwrap(), ApiKeyInsert::LimitReached);
+    let extra = ApiKey {
+        id: ApiKeyId::new_v7(ts(30)),
+        lookup: "extra".into(),
+        ..ids[0].clone()
+    };
+    assert_eq!(
+        s.insert_api_key(&extra, 3).await.unwrap(),
+        ApiKeyInsert::LimitReached
+    );
     assert_eq!(s.find_api_key("extra").await.unwrap(), None);
     let listed = s.list_api_keys(c.id).await.unwrap();
     assert_eq!(listed, ids);
     assert!(s.delete_api_key(c.id, ids[0].id).await.unwrap());
     assert!(!s.delete_api_key(c.id, ids[0].id).await.unwrap());
     assert_eq!(s.find_api_key(&ids[0].lookup).await.unwrap(), None);
-    assert_eq!(s.insert_api_key(&extra, 3).await.unwrap(), ApiKeyInsert::Inserted);
+    assert_eq!(
+        s.insert_api_key(&extra, 3).await.unwrap(),
+        ApiKeyInsert::Inserted
+    );
 }
 
 async fn companies_round_trip(s: &dyn Store) {
@@ -153,11 +193,17 @@ async fn companies_round_trip(s: &dyn Store) {
     assert!(s.update_company(&co).await.unwrap());
     assert_eq!(s.get_company(c.id, co.id).await.unwrap(), Some(co.clone()));
     // tags cleared means the tag query no longer matches
-    let page = s.list_companies(c.id, &q(None, Some("region=uk"), None, 1, 10)).await.unwrap();
+    let page = s
+        .list_companies(c.id, &q(None, Some("region=uk"), None, 1, 10))
+        .await
+        .unwrap();
     assert_eq!(page.total, 0);
 
     let conn = connection(&co, "gbol", SourceType::Accounting, 60);
-    assert_eq!(s.insert_connection(&conn).await.unwrap(), ConnectionInsert::Inserted);
+    assert_eq!(
+        s.insert_connection(&conn).await.unwrap(),
+        ConnectionInsert::Inserted
+    );
     assert!(s.delete_company(c.id, co.id).await.unwrap());
     assert_eq!(s.get_company(c.id, co.id).await.unwrap(), None);
     assert_eq!(s.get_connection(c.id, co.id, conn.id).await.unwrap(), None);
@@ -170,7 +216,12 @@ async fn company_listing_and_queries(s: &dyn Store) {
     let mut all = vec![];
     for i in 0..25i64 {
         let region = if i % 2 == 0 { "uk" } else { "us" };
-        let co = company(c.id, &format!("Company {i:02}"), 101 + i * 86_400_000, &[("region", region)]);
+        let co = company(
+            c.id,
+            &format!("Company {i:02}"),
+            101 + i * 86_400_000,
+            &[("region", region)],
+        );
         s.insert_company(&co).await.unwrap();
         all.push(co);
     }
@@ -178,65 +229,148 @@ async fn company_listing_and_queries(s: &dyn Store) {
     let mut linked = connection(&all[3], "gbol", SourceType::Accounting, 500);
     linked.status = ConnectionStatus::Linked;
     s.insert_connection(&linked).await.unwrap();
-    s.insert_connection(&connection(&all[4], "qhyg", SourceType::Accounting, 501)).await.unwrap();
+    s.insert_connection(&connection(&all[4], "qhyg", SourceType::Accounting, 501))
+        .await
+        .unwrap();
 
-    let page = s.list_companies(c.id, &q(None, None, None, 1, 10)).await.unwrap();
+    let page = s
+        .list_companies(c.id, &q(None, None, None, 1, 10))
+        .await
+        .unwrap();
     assert_eq!(page.total, 25);
     assert_eq!(page.items.len(), 10);
     assert_eq!(page.items[0].id, all[0].id);
-    let page3 = s.list_companies(c.id, &q(None, None, None, 3, 10)).await.unwrap();
+    let page3 = s
+        .list_companies(c.id, &q(None, None, None, 3, 10))
+        .await
+        .unwrap();
     assert_eq!(page3.items.len(), 5);
     assert!(!page3.has_next());
     assert!(page.has_next());
 
-    let desc = s.list_companies(c.id, &q(None, None, Some("-created"), 1, 3)).await.unwrap();
+    let desc = s
+        .list_companies(c.id, &q(None, None, Some("-created"), 1, 3))
+        .await
+        .unwrap();
     assert_eq!(desc.items[0].id, all[24].id);
-    let by_name = s.list_companies(c.id, &q(None, None, Some("-name"), 1, 1)).await.unwrap();
+    let by_name = s
+        .list_companies(c.id, &q(None, None, Some("-name"), 1, 1))
+        .await
+        .unwrap();
     assert_eq!(by_name.items[0].name, "Company 24");
 
     let f = |filter: &'static str| q(Some(filter), None, None, 1, 100);
-    assert_eq!(s.list_companies(c.id, &f("name=Company 07")).await.unwrap().total, 1);
-    assert_eq!(s.list_companies(c.id, &f("name~company 1")).await.unwrap().total, 10);
-    assert_eq!(s.list_companies(c.id, &f("name!=Company 07")).await.unwrap().total, 24);
-    assert_eq!(s.list_companies(c.id, &f("name~%")).await.unwrap().total, 0);
-    assert_eq!(s.list_companies(c.id, &f("name~_")).await.unwrap().total, 0);
     assert_eq!(
-        s.list_companies(c.id, &f("{name=Company 01 || name=Company 02} && tags.region=us"))
+        s.list_companies(c.id, &f("name=Company 07"))
             .await
             .unwrap()
             .total,
         1
     );
-    assert_eq!(s.list_companies(c.id, &f("dataConnections.status=Linked")).await.unwrap().total, 1);
-    assert_eq!(s.list_companies(c.id, &f("dataConnections.status=PendingAuth")).await.unwrap().total, 1);
+    assert_eq!(
+        s.list_companies(c.id, &f("name~company 1"))
+            .await
+            .unwrap()
+            .total,
+        10
+    );
+    assert_eq!(
+        s.list_companies(c.id, &f("name!=Company 07"))
+            .await
+            .unwrap()
+            .total,
+        24
+    );
+    assert_eq!(s.list_companies(c.id, &f("name~%")).await.unwrap().total, 0);
+    assert_eq!(s.list_companies(c.id, &f("name~_")).await.unwrap().total, 0);
+    assert_eq!(
+        s.list_companies(
+            c.id,
+            &f("{name=Company 01 || name=Company 02} && tags.region=us")
+        )
+        .await
+        .unwrap()
+        .total,
+        1
+    );
+    assert_eq!(
+        s.list_companies(c.id, &f("dataConnections.status=Linked"))
+            .await
+            .unwrap()
+            .total,
+        1
+    );
+    assert_eq!(
+        s.list_companies(c.id, &f("dataConnections.status=PendingAuth"))
+            .await
+            .unwrap()
+            .total,
+        1
+    );
     let none = "dataConnections.status!=PendingAuth&&dataConnections.status!=Linked&&dataConnections.status!=Deauthorized&&dataConnections.status!=Unlinked";
     assert_eq!(s.list_companies(c.id, &f(none)).await.unwrap().total, 23);
     // dates: company i was created on day i after T0's day
     let day2 = Timestamp::from_millis(T0 + 2 * 86_400_000).to_rfc3339()[..10].to_owned();
     let on_day = format!("created={day2}");
     let after_day = format!("created>{day2}");
-    assert_eq!(s.list_companies(c.id, &q(Some(&on_day), None, None, 1, 100)).await.unwrap().total, 1);
     assert_eq!(
-        s.list_companies(c.id, &q(Some(&after_day), None, None, 1, 100)).await.unwrap().total,
-        22
-    );
-    // the tags parameter
-    assert_eq!(s.list_companies(c.id, &q(None, Some("region=uk"), None, 1, 100)).await.unwrap().total, 13);
-    assert_eq!(s.list_companies(c.id, &q(None, Some("region != uk"), None, 1, 100)).await.unwrap().total, 12);
-    assert_eq!(
-        s.list_companies(c.id, &q(Some("name~Company 0"), Some("region=uk"), None, 1, 100))
+        s.list_companies(c.id, &q(Some(&on_day), None, None, 1, 100))
             .await
             .unwrap()
             .total,
+        1
+    );
+    assert_eq!(
+        s.list_companies(c.id, &q(Some(&after_day), None, None, 1, 100))
+            .await
+            .unwrap()
+            .total,
+        22
+    );
+    // the tags parameter
+    assert_eq!(
+        s.list_companies(c.id, &q(None, Some("region=uk"), None, 1, 100))
+            .await
+            .unwrap()
+            .total,
+        13
+    );
+    assert_eq!(
+        s.list_companies(c.id, &q(None, Some("region != uk"), None, 1, 100))
+            .await
+            .unwrap()
+            .total,
+        12
+    );
+    assert_eq!(
+        s.list_companies(
+            c.id,
+            &q(Some("name~Company 0"), Some("region=uk"), None, 1, 100)
+        )
+        .await
+        .unwrap()
+        .total,
         5
     );
     // embedded connections
-    let p = s.list_companies(c.id, &q(Some("dataConnections.status=Linked"), None, None, 1, 10)).await.unwrap();
+    let p = s
+        .list_companies(
+            c.id,
+            &q(Some("dataConnections.status=Linked"), None, None, 1, 10),
+        )
+        .await
+        .unwrap();
     assert_eq!(p.items[0].connections, vec![linked]);
     // errors
-    let bad = s.list_companies(c.id, &q(Some("secret=1"), None, None, 1, 10)).await.unwrap_err();
+    let bad = s
+        .list_companies(c.id, &q(Some("secret=1"), None, None, 1, 10))
+        .await
+        .unwrap_err();
     assert!(matches!(bad, Error::Query(_)), "{bad:?}");
-    let bad = s.list_companies(c.id, &q(None, None, Some("secret"), 1, 10)).await.unwrap_err();
+    let bad = s
+        .list_companies(c.id, &q(None, None, Some("secret"), 1, 10))
+        .await
+        .unwrap_err();
     assert!(matches!(bad, Error::Query(_)), "{bad:?}");
 }
 
@@ -245,32 +379,65 @@ async fn connections(s: &dyn Store) {
     let co = company(c.id, "Conn Co", 1001, &[]);
     s.insert_company(&co).await.unwrap();
     let mut acc = connection(&co, "gbol", SourceType::Accounting, 1002);
-    acc.connection_info = Some(serde_json::json!({"tenantId": "t-1"}).as_object().unwrap().clone());
-    assert_eq!(s.insert_connection(&acc).await.unwrap(), ConnectionInsert::Inserted);
+    acc.connection_info = Some(
+        serde_json::json!({"tenantId": "t-1"})
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    assert_eq!(
+        s.insert_connection(&acc).await.unwrap(),
+        ConnectionInsert::Inserted
+    );
     let second = connection(&co, "qhyg", SourceType::Accounting, 1003);
-    assert_eq!(s.insert_connection(&second).await.unwrap(), ConnectionInsert::AccountingExists(acc.id));
+    assert_eq!(
+        s.insert_connection(&second).await.unwrap(),
+        ConnectionInsert::AccountingExists(acc.id)
+    );
     let bank = connection(&co, "suuo", SourceType::Banking, 1004);
     let bank2 = connection(&co, "upvr", SourceType::Banking, 1005);
     let shop = connection(&co, "fztf", SourceType::Commerce, 1006);
     for x in [&bank, &bank2, &shop] {
-        assert_eq!(s.insert_connection(x).await.unwrap(), ConnectionInsert::Inserted);
+        assert_eq!(
+            s.insert_connection(x).await.unwrap(),
+            ConnectionInsert::Inserted
+        );
     }
-    let ghost = Company { id: CompanyId::new_v7(ts(1)), ..co.clone() };
+    let ghost = Company {
+        id: CompanyId::new_v7(ts(1)),
+        ..co.clone()
+    };
     assert_eq!(
-        s.insert_connection(&connection(&ghost, "gbol", SourceType::Accounting, 1007)).await.unwrap(),
+        s.insert_connection(&connection(&ghost, "gbol", SourceType::Accounting, 1007))
+            .await
+            .unwrap(),
         ConnectionInsert::NoSuchCompany
     );
 
-    assert_eq!(s.get_connection(c.id, co.id, acc.id).await.unwrap(), Some(acc.clone()));
-    let all = s.list_connections(c.id, co.id, &q(None, None, None, 1, 100)).await.unwrap();
-    assert_eq!(all.items, vec![acc.clone(), bank.clone(), bank2.clone(), shop.clone()]);
+    assert_eq!(
+        s.get_connection(c.id, co.id, acc.id).await.unwrap(),
+        Some(acc.clone())
+    );
+    let all = s
+        .list_connections(c.id, co.id, &q(None, None, None, 1, 100))
+        .await
+        .unwrap();
+    assert_eq!(
+        all.items,
+        vec![acc.clone(), bank.clone(), bank2.clone(), shop.clone()]
+    );
     let banks = s
-        .list_connections(c.id, co.id, &q(Some("sourceType=Banking"), None, Some("-created"), 1, 100))
+        .list_connections(
+            c.id,
+            co.id,
+            &q(Some("sourceType=Banking"), None, Some("-created"), 1, 100),
+        )
         .await
         .unwrap();
     assert_eq!(banks.items, vec![bank2.clone(), bank.clone()]);
     assert!(matches!(
-        s.list_connections(c.id, co.id, &q(Some("status>Linked"), None, None, 1, 100)).await,
+        s.list_connections(c.id, co.id, &q(Some("status>Linked"), None, None, 1, 100))
+            .await,
         Err(Error::Query(_))
     ));
 
@@ -282,7 +449,10 @@ async fn connections(s: &dyn Store) {
     assert_eq!(unlinked.status, ConnectionStatus::Unlinked);
     assert_eq!(unlinked.modified, ts(2000));
     // still the company's accounting connection: a second one is refused
-    assert_eq!(s.insert_connection(&second).await.unwrap(), ConnectionInsert::AccountingExists(acc.id));
+    assert_eq!(
+        s.insert_connection(&second).await.unwrap(),
+        ConnectionInsert::AccountingExists(acc.id)
+    );
     let fetched = s.get_company(c.id, co.id).await.unwrap().unwrap();
     assert_eq!(fetched.connections.len(), 4);
     assert_eq!(fetched.connections[0].status, ConnectionStatus::Unlinked);
@@ -291,9 +461,14 @@ async fn connections(s: &dyn Store) {
     assert!(!s.delete_connection(c.id, co.id, acc.id).await.unwrap());
     assert_eq!(s.get_connection(c.id, co.id, acc.id).await.unwrap(), None);
     // once deleted, a new accounting connection is allowed
-    assert_eq!(s.insert_connection(&second).await.unwrap(), ConnectionInsert::Inserted);
     assert_eq!(
-        s.set_connection_status(c.id, co.id, acc.id, ConnectionStatus::Unlinked, ts(1)).await.unwrap(),
+        s.insert_connection(&second).await.unwrap(),
+        ConnectionInsert::Inserted
+    );
+    assert_eq!(
+        s.set_connection_status(c.id, co.id, acc.id, ConnectionStatus::Unlinked, ts(1))
+            .await
+            .unwrap(),
         None
     );
 }
@@ -317,26 +492,46 @@ async fn tenant_isolation(s: &dyn Store) {
     s.insert_api_key(&key, 10).await.unwrap();
 
     assert_eq!(s.get_company(b.id, co.id).await.unwrap(), None);
-    assert_eq!(s.list_companies(b.id, &ListQuery::default()).await.unwrap().total, 0);
+    assert_eq!(
+        s.list_companies(b.id, &ListQuery::default())
+            .await
+            .unwrap()
+            .total,
+        0
+    );
     let mut hijack = co.clone();
     hijack.client_id = b.id;
     hijack.name = "hijacked".into();
     assert!(!s.update_company(&hijack).await.unwrap());
     assert!(!s.delete_company(b.id, co.id).await.unwrap());
     assert_eq!(s.get_connection(b.id, co.id, conn.id).await.unwrap(), None);
-    assert_eq!(s.list_connections(b.id, co.id, &ListQuery::default()).await.unwrap().total, 0);
     assert_eq!(
-        s.set_connection_status(b.id, co.id, conn.id, ConnectionStatus::Unlinked, ts(1)).await.unwrap(),
+        s.list_connections(b.id, co.id, &ListQuery::default())
+            .await
+            .unwrap()
+            .total,
+        0
+    );
+    assert_eq!(
+        s.set_connection_status(b.id, co.id, conn.id, ConnectionStatus::Unlinked, ts(1))
+            .await
+            .unwrap(),
         None
     );
     assert!(!s.delete_connection(b.id, co.id, conn.id).await.unwrap());
     let mut foreign = connection(&co, "suuo", SourceType::Banking, 3005);
     foreign.client_id = b.id;
-    assert_eq!(s.insert_connection(&foreign).await.unwrap(), ConnectionInsert::NoSuchCompany);
+    assert_eq!(
+        s.insert_connection(&foreign).await.unwrap(),
+        ConnectionInsert::NoSuchCompany
+    );
     assert!(!s.delete_api_key(b.id, key.id).await.unwrap());
     assert!(s.list_api_keys(b.id).await.unwrap().is_empty());
     // A's things are intact
-    assert_eq!(s.get_company(a.id, co.id).await.unwrap().unwrap().name, "A's company");
+    assert_eq!(
+        s.get_company(a.id, co.id).await.unwrap().unwrap().name,
+        "A's company"
+    );
     assert_eq!(s.list_api_keys(a.id).await.unwrap().len(), 1);
 }
 

@@ -111,7 +111,10 @@ impl ApiKeyRow {
             client_id: ClientId::from_uuid(uuid("client id", &self.client_id)?),
             name: self.name,
             lookup: self.lookup,
-            hash: self.hash.try_into().map_err(|_| corrupt("API key hash", "wrong length"))?,
+            hash: self
+                .hash
+                .try_into()
+                .map_err(|_| corrupt("API key hash", "wrong length"))?,
             permissions: json("API key permissions", &self.permissions)?,
             created: Timestamp::from_millis(self.created),
         })

@@ -32,7 +32,11 @@ pub struct SqlBuilder {
 
 impl SqlBuilder {
     pub fn new(dialect: Dialect) -> Self {
-        Self { dialect, text: String::with_capacity(256), params: Vec::new() }
+        Self {
+            dialect,
+            text: String::with_capacity(256),
+            params: Vec::new(),
+        }
     }
 
     pub fn push(&mut self, s: &str) -> &mut Self {
@@ -68,7 +72,13 @@ pub enum Target {
     Column { expr: &'static str, ty: FieldType },
     /// A column of related rows (a company's connections): `=` means "any related row
     /// matches"; `!=` means "no related row equals" (so companies with no connections match).
-    AnyRelated { table: &'static str, alias: &'static str, join: &'static str, column: &'static str, ty: FieldType },
+    AnyRelated {
+        table: &'static str,
+        alias: &'static str,
+        join: &'static str,
+        column: &'static str,
+        ty: FieldType,
+    },
     /// A company tag: `tags.region=uk`.
     Tag,
 }
@@ -90,30 +100,103 @@ pub struct Resource {
 }
 
 const STATUSES: &[&str] = &["PendingAuth", "Linked", "Unlinked", "Deauthorized"];
-const SOURCE_TYPES: &[&str] =
-    &["Accounting", "Banking", "BankFeed", "Commerce", "Expense", "Other", "Unknown"];
+const SOURCE_TYPES: &[&str] = &[
+    "Accounting",
+    "Banking",
+    "BankFeed",
+    "Commerce",
+    "Expense",
+    "Other",
+    "Unknown",
+];
 
 pub static COMPANIES: Resource = Resource {
     name: "Company",
     alias: "c",
     properties: &[
-        ("id", Target::Column { expr: "c.id", ty: FieldType::Text }),
-        ("name", Target::Column { expr: "c.name", ty: FieldType::Text }),
-        ("description", Target::Column { expr: "c.description", ty: FieldType::Text }),
-        ("created", Target::Column { expr: "c.created", ty: FieldType::Timestamp }),
-        ("lastSync", Target::Column { expr: "c.last_sync", ty: FieldType::Timestamp }),
-        ("modifiedDate", Target::Column { expr: "c.modified", ty: FieldType::Timestamp }),
-        ("createdByUserName", Target::Column { expr: "c.created_by_user_name", ty: FieldType::Text }),
+        (
+            "id",
+            Target::Column {
+                expr: "c.id",
+                ty: FieldType::Text,
+            },
+        ),
+        (
+            "name",
+            Target::Column {
+                expr: "c.name",
+                ty: FieldType::Text,
+            },
+        ),
+        (
+            "description",
+            Target::Column {
+                expr: "c.description",
+                ty: FieldType::Text,
+            },
+        ),
+        (
+            "created",
+            Target::Column {
+                expr: "c.created",
+                ty: FieldType::Timestamp,
+            },
+        ),
+        (
+            "lastSync",
+            Target::Column {
+                expr: "c.last_sync",
+                ty: FieldType::Timestamp,
+            },
+        ),
+        (
+            "modifiedDate",
+            Target::Column {
+                expr: "c.modified",
+                ty: FieldType::Timestamp,
+            },
+        ),
+        (
+            "createdByUserName",
+            Target::Column {
+                expr: "c.created_by_user_name",
+                ty: FieldType::Text,
+            },
+        ),
         ("tags", Target::Tag),
         ("dataConnections.id", related("id", FieldType::Text)),
-        ("dataConnections.status", related("status", FieldType::Enum(STATUSES))),
-        ("dataConnections.integrationKey", related("integration_key", FieldType::Text)),
-        ("dataConnections.integrationId", related("integration_id", FieldType::Text)),
-        ("dataConnections.sourceId", related("source_id", FieldType::Text)),
-        ("dataConnections.sourceType", related("source_type", FieldType::Enum(SOURCE_TYPES))),
-        ("dataConnections.platformName", related("platform_name", FieldType::Text)),
-        ("dataConnections.created", related("created", FieldType::Timestamp)),
-        ("dataConnections.lastSync", related("last_sync", FieldType::Timestamp)),
+        (
+            "dataConnections.status",
+            related("status", FieldType::Enum(STATUSES)),
+        ),
+        (
+            "dataConnections.integrationKey",
+            related("integration_key", FieldType::Text),
+        ),
+        (
+            "dataConnections.integrationId",
+            related("integration_id", FieldType::Text),
+        ),
+        (
+            "dataConnections.sourceId",
+            related("source_id", FieldType::Text),
+        ),
+        (
+            "dataConnections.sourceType",
+            related("source_type", FieldType::Enum(SOURCE_TYPES)),
+        ),
+        (
+            "dataConnections.platformName",
+            related("platform_name", FieldType::Text),
+        ),
+        (
+            "dataConnections.created",
+            related("created", FieldType::Timestamp),
+        ),
+        (
+            "dataConnections.lastSync",
+            related("last_sync", FieldType::Timestamp),
+        ),
     ],
     order: &[
         ("id", "c.id"),
@@ -141,16 +224,76 @@ pub static CONNECTIONS: Resource = Resource {
     name: "DataConnection",
     alias: "dc",
     properties: &[
-        ("id", Target::Column { expr: "dc.id", ty: FieldType::Text }),
-        ("status", Target::Column { expr: "dc.status", ty: FieldType::Enum(STATUSES) }),
-        ("integrationKey", Target::Column { expr: "dc.integration_key", ty: FieldType::Text }),
-        ("integrationId", Target::Column { expr: "dc.integration_id", ty: FieldType::Text }),
-        ("sourceId", Target::Column { expr: "dc.source_id", ty: FieldType::Text }),
-        ("sourceType", Target::Column { expr: "dc.source_type", ty: FieldType::Enum(SOURCE_TYPES) }),
-        ("platformName", Target::Column { expr: "dc.platform_name", ty: FieldType::Text }),
-        ("created", Target::Column { expr: "dc.created", ty: FieldType::Timestamp }),
-        ("lastSync", Target::Column { expr: "dc.last_sync", ty: FieldType::Timestamp }),
-        ("modifiedDate", Target::Column { expr: "dc.modified", ty: FieldType::Timestamp }),
+        (
+            "id",
+            Target::Column {
+                expr: "dc.id",
+                ty: FieldType::Text,
+            },
+        ),
+        (
+            "status",
+            Target::Column {
+                expr: "dc.status",
+                ty: FieldType::Enum(STATUSES),
+            },
+        ),
+        (
+            "integrationKey",
+            Target::Column {
+                expr: "dc.integration_key",
+                ty: FieldType::Text,
+            },
+        ),
+        (
+            "integrationId",
+            Target::Column {
+                expr: "dc.integration_id",
+                ty: FieldType::Text,
+            },
+        ),
+        (
+            "sourceId",
+            Target::Column {
+                expr: "dc.source_id",
+                ty: FieldType::Text,
+            },
+        ),
+        (
+            "sourceType",
+            Target::Column {
+                expr: "dc.source_type",
+                ty: FieldType::Enum(SOURCE_TYPES),
+            },
+        ),
+        (
+            "platformName",
+            Target::Column {
+                expr: "dc.platform_name",
+                ty: FieldType::Text,
+            },
+        ),
+        (
+            "created",
+            Target::Column {
+                expr: "dc.created",
+                ty: FieldType::Timestamp,
+            },
+        ),
+        (
+            "lastSync",
+            Target::Column {
+                expr: "dc.last_sync",
+                ty: FieldType::Timestamp,
+            },
+        ),
+        (
+            "modifiedDate",
+            Target::Column {
+                expr: "dc.modified",
+                ty: FieldType::Timestamp,
+            },
+        ),
     ],
     order: &[
         ("id", "dc.id"),
@@ -173,7 +316,15 @@ fn unknown_property(resource: &Resource, prop: &str) -> Error {
         "Could not resolve property {prop} on {}. Queryable properties: {}{}.",
         resource.name,
         names.join(", "),
-        if resource.properties.iter().any(|(_, t)| matches!(t, Target::Tag)) { ", tags.<key>" } else { "" }
+        if resource
+            .properties
+            .iter()
+            .any(|(_, t)| matches!(t, Target::Tag))
+        {
+            ", tags.<key>"
+        } else {
+            ""
+        }
     ))
 }
 
@@ -189,7 +340,10 @@ fn lookup(resource: &Resource, c: &Comparison) -> Result<(Target, Option<String>
     }
     if c.path.len() == 2
         && c.path.first().map(String::as_str) == Some("tags")
-        && resource.properties.iter().any(|(_, t)| matches!(t, Target::Tag))
+        && resource
+            .properties
+            .iter()
+            .any(|(_, t)| matches!(t, Target::Tag))
     {
         return Ok((Target::Tag, c.path.get(1).cloned()));
     }
@@ -222,14 +376,37 @@ fn like_pattern(s: &str) -> String {
 /// a missing value is simply "not equal").
 fn compare(q: &mut SqlBuilder, expr: &str, typed: &Typed) {
     match typed {
-        Typed::Range { start, end, negated: false } => {
-            q.push("(").push(expr).push(" >= ").param(Param::Int(start.as_millis()));
-            q.push(" AND ").push(expr).push(" < ").param(Param::Int(end.as_millis())).push(")");
+        Typed::Range {
+            start,
+            end,
+            negated: false,
+        } => {
+            q.push("(")
+                .push(expr)
+                .push(" >= ")
+                .param(Param::Int(start.as_millis()));
+            q.push(" AND ")
+                .push(expr)
+                .push(" < ")
+                .param(Param::Int(end.as_millis()))
+                .push(")");
         }
-        Typed::Range { start, end, negated: true } => {
-            q.push("(").push(expr).push(" IS NULL OR ").push(expr).push(" < ");
+        Typed::Range {
+            start,
+            end,
+            negated: true,
+        } => {
+            q.push("(")
+                .push(expr)
+                .push(" IS NULL OR ")
+                .push(expr)
+                .push(" < ");
             q.param(Param::Int(start.as_millis()));
-            q.push(" OR ").push(expr).push(" >= ").param(Param::Int(end.as_millis())).push(")");
+            q.push(" OR ")
+                .push(expr)
+                .push(" >= ")
+                .param(Param::Int(end.as_millis()))
+                .push(")");
         }
         Typed::Compare(Op::Contains, v) => {
             let pattern = match v {
@@ -237,13 +414,29 @@ fn compare(q: &mut SqlBuilder, expr: &str, typed: &Typed) {
                 _ => String::from("%"),
             };
             let like = q.like_op();
-            q.push("(").push(expr).push(like).param(Param::Text(pattern)).push(" ESCAPE '\\')");
+            q.push("(")
+                .push(expr)
+                .push(like)
+                .param(Param::Text(pattern))
+                .push(" ESCAPE '\\')");
         }
         Typed::Compare(Op::Ne, v) => {
-            q.push("(").push(expr).push(" IS NULL OR ").push(expr).push(" <> ").param(param_for(v)).push(")");
+            q.push("(")
+                .push(expr)
+                .push(" IS NULL OR ")
+                .push(expr)
+                .push(" <> ")
+                .param(param_for(v))
+                .push(")");
         }
         Typed::Compare(op, v) => {
-            q.push("(").push(expr).push(" ").push(op.as_str()).push(" ").param(param_for(v)).push(")");
+            q.push("(")
+                .push(expr)
+                .push(" ")
+                .push(op.as_str())
+                .push(" ")
+                .param(param_for(v))
+                .push(")");
         }
     }
 }
@@ -252,7 +445,11 @@ fn compare(q: &mut SqlBuilder, expr: &str, typed: &Typed) {
 pub fn filter(q: &mut SqlBuilder, resource: &Resource, e: &Expr) -> Result<()> {
     match e {
         Expr::And(parts) | Expr::Or(parts) => {
-            let joiner = if matches!(e, Expr::And(_)) { " AND " } else { " OR " };
+            let joiner = if matches!(e, Expr::And(_)) {
+                " AND "
+            } else {
+                " OR "
+            };
             q.push("(");
             for (i, p) in parts.iter().enumerate() {
                 if i > 0 {
@@ -270,19 +467,43 @@ pub fn filter(q: &mut SqlBuilder, resource: &Resource, e: &Expr) -> Result<()> {
                     let typed = c.typed(ty)?;
                     compare(q, expr, &typed);
                 }
-                Target::AnyRelated { table, alias, join, column, ty } => {
+                Target::AnyRelated {
+                    table,
+                    alias,
+                    join,
+                    column,
+                    ty,
+                } => {
                     let typed = c.typed(ty)?;
                     let col = format!("{alias}.{column}");
                     // "!=" on a collection: no element equals the value.
                     let (negate, typed) = match typed {
                         Typed::Compare(Op::Ne, v) => (true, Typed::Compare(Op::Eq, v)),
-                        Typed::Range { start, end, negated: true } => {
-                            (true, Typed::Range { start, end, negated: false })
-                        }
+                        Typed::Range {
+                            start,
+                            end,
+                            negated: true,
+                        } => (
+                            true,
+                            Typed::Range {
+                                start,
+                                end,
+                                negated: false,
+                            },
+                        ),
                         other => (false, other),
                     };
-                    q.push(if negate { "NOT EXISTS (SELECT 1 FROM " } else { "EXISTS (SELECT 1 FROM " });
-                    q.push(table).push(" ").push(alias).push(" WHERE ").push(join).push(" AND ");
+                    q.push(if negate {
+                        "NOT EXISTS (SELECT 1 FROM "
+                    } else {
+                        "EXISTS (SELECT 1 FROM "
+                    });
+                    q.push(table)
+                        .push(" ")
+                        .push(alias)
+                        .push(" WHERE ")
+                        .push(join)
+                        .push(" AND ");
                     compare(q, &col, &typed);
                     q.push(")");
                 }
@@ -297,14 +518,19 @@ pub fn filter(q: &mut SqlBuilder, resource: &Resource, e: &Expr) -> Result<()> {
 
 fn tag_condition(q: &mut SqlBuilder, key: &str, c: &Comparison) -> Result<()> {
     let typed = c.typed(FieldType::Text).map_err(|_| {
-        Error::Query(format!("tags can only be compared with =, != or ~ (tag '{key}')."))
+        Error::Query(format!(
+            "tags can only be compared with =, != or ~ (tag '{key}')."
+        ))
     })?;
     let (negate, typed) = match typed {
         Typed::Compare(Op::Ne, v) => (true, Typed::Compare(Op::Eq, v)),
         other => (false, other),
     };
-    q.push(if negate { "NOT EXISTS (SELECT 1 FROM company_tags t WHERE t.company_id = c.id AND t.tag_key = " }
-    else { "EXISTS (SELECT 1 FROM company_tags t WHERE t.company_id = c.id AND t.tag_key = " });
+    q.push(if negate {
+        "NOT EXISTS (SELECT 1 FROM company_tags t WHERE t.company_id = c.id AND t.tag_key = "
+    } else {
+        "EXISTS (SELECT 1 FROM company_tags t WHERE t.company_id = c.id AND t.tag_key = "
+    });
     q.param(Param::Text(key.to_owned())).push(" AND ");
     compare(q, "t.tag_value", &typed);
     q.push(")");
@@ -316,7 +542,11 @@ fn tag_condition(q: &mut SqlBuilder, key: &str, c: &Comparison) -> Result<()> {
 pub fn tags_filter(q: &mut SqlBuilder, e: &Expr) -> Result<()> {
     match e {
         Expr::And(parts) | Expr::Or(parts) => {
-            let joiner = if matches!(e, Expr::And(_)) { " AND " } else { " OR " };
+            let joiner = if matches!(e, Expr::And(_)) {
+                " AND "
+            } else {
+                " OR "
+            };
             q.push("(");
             for (i, p) in parts.iter().enumerate() {
                 if i > 0 {
@@ -368,7 +598,11 @@ mod tests {
 
     #[test]
     fn values_are_always_parameters() {
-        let b = build(Dialect::Postgres, "name~Acme' OR 1=1 --&&created>2021-01-28").unwrap();
+        let b = build(
+            Dialect::Postgres,
+            "name~Acme' OR 1=1 --&&created>2021-01-28",
+        )
+        .unwrap();
         assert!(!b.text.contains("Acme"), "{}", b.text);
         assert!(b.text.contains("$1") && b.text.contains("$2"));
         assert_eq!(b.params.len(), 2);
@@ -381,7 +615,11 @@ mod tests {
     #[test]
     fn unknown_properties_are_query_errors() {
         let e = build(Dialect::Sqlite, "password=x").unwrap_err();
-        assert!(e.to_string().contains("Could not resolve property password on Company"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("Could not resolve property password on Company"),
+            "{e}"
+        );
         assert!(build(Dialect::Sqlite, "name>x").is_err());
         assert!(build(Dialect::Sqlite, "tags=x").is_err());
         assert!(build(Dialect::Sqlite, "tags.region=uk").is_ok());

@@ -12,7 +12,11 @@ use finlink_domain::ids::ClientId;
 use crate::config::{Config, Overrides};
 
 #[derive(Parser, Debug)]
-#[command(name = "finlink", version, about = "A self-hosted connection platform for financial data.")]
+#[command(
+    name = "finlink",
+    version,
+    about = "A self-hosted connection platform for financial data."
+)]
 pub struct Cli {
     /// TOML configuration file (also FINLINK_CONFIG).
     #[arg(long, global = true)]
@@ -71,14 +75,21 @@ pub enum KeysCommand {
 }
 
 fn init_logging(cfg: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_new(&cfg.log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = tracing_subscriber::EnvFilter::try_new(&cfg.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let json = match cfg.log_format.as_deref() {
         Some("json") => true,
         Some(_) => false,
         None => !std::io::stderr().is_terminal(),
     };
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = if json { builder.json().flatten_event(true).try_init() } else { builder.try_init() };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().flatten_event(true).try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -86,7 +97,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve { listen } => listen.clone(),
         _ => None,
     };
-    let overrides = Overrides { listen, database_url: cli.database_url.clone() };
+    let overrides = Overrides {
+        listen,
+        database_url: cli.database_url.clone(),
+    };
     if matches!(cli.command, Command::Openapi) {
         let doc = finlink_http::openapi();
         println!("{}", serde_json::to_string_pretty(&doc)?);
@@ -96,25 +110,52 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     init_logging(&cfg);
     match cli.command {
         Command::Serve { .. } => serve(cfg).await,
-        Command::Clients { command: ClientsCommand::Create { name } } => {
+        Command::Clients {
+            command: ClientsCommand::Create { name },
+        } => {
             let app = offline_app(&cfg).await?;
-            let client = app.create_client(&name).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let client = app
+                .create_client(&name)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("{}", client.id);
             Ok(())
         }
-        Command::Keys { command: KeysCommand::Create { client, name, permissions } } => {
+        Command::Keys {
+            command:
+                KeysCommand::Create {
+                    client,
+                    name,
+                    permissions,
+                },
+        } => {
             let app = offline_app(&cfg).await?;
             let client_id = match client {
                 Some(c) => {
                     let id = ClientId::parse(&c).map_err(|e| anyhow::anyhow!("{e}"))?;
-                    app.get_client(id).await.map_err(|e| anyhow::anyhow!("{e}"))?.id
+                    app.get_client(id)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{e}"))?
+                        .id
                 }
-                None => match app.first_client().await.map_err(|e| anyhow::anyhow!("{e}"))? {
+                None => match app
+                    .first_client()
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?
+                {
                     Some(c) => c.id,
-                    None => app.create_client("Default").await.map_err(|e| anyhow::anyhow!("{e}"))?.id,
+                    None => {
+                        app.create_client("Default")
+                            .await
+                            .map_err(|e| anyhow::anyhow!("{e}"))?
+                            .id
+                    }
                 },
             };
-            let key = app.create_api_key(client_id, name, permissions).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let key = app
+                .create_api_key(client_id, name, permissions)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("{}", key.key);
             Ok(())
         }
@@ -125,7 +166,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 /// The services over the configured database, without a server (for CLI commands).
 async fn offline_app(cfg: &Config) -> anyhow::Result<finlink_app::App> {
     let store = crate::open_store(cfg).await?;
-    let public = cfg.public_url.clone().unwrap_or_else(|| format!("http://{}", cfg.listen));
+    let public = cfg
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", cfg.listen));
     crate::build_app(cfg, store, Arc::new(SystemClock), public)
 }
 
@@ -135,12 +179,18 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     tracing::info!(addr = %server.addr, public_url = %server.app.settings.public_url, database = engine, "finlink started");
     if let Some(key) = crate::bootstrap(&server.app).await? {
         let mut out = std::io::stdout().lock();
-        writeln!(out, "finlink: the database was empty, so a client was created with this API key.")?;
+        writeln!(
+            out,
+            "finlink: the database was empty, so a client was created with this API key."
+        )?;
         writeln!(out, "It is shown only this once; store it now:")?;
         writeln!(out)?;
         writeln!(out, "    {key}")?;
         writeln!(out)?;
-        writeln!(out, "Use it as: Authorization: Basic <base64 of the key>  (or: Bearer <key>)")?;
+        writeln!(
+            out,
+            "Use it as: Authorization: Basic <base64 of the key>  (or: Bearer <key>)"
+        )?;
         out.flush()?;
     }
     {

@@ -90,7 +90,8 @@ pub struct Overrides {
 }
 
 fn read_secret_file(path: &Path) -> anyhow::Result<String> {
-    let s = std::fs::read_to_string(path).with_context(|| format!("cannot read the secret file {}", path.display()))?;
+    let s = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the secret file {}", path.display()))?;
     Ok(s.trim_end_matches(['\n', '\r']).to_owned())
 }
 
@@ -98,12 +99,16 @@ fn read_secret_file(path: &Path) -> anyhow::Result<String> {
 fn file_variables() -> anyhow::Result<Figment> {
     let mut fig = Figment::new();
     for (name, path) in std::env::vars() {
-        let Some(rest) = name.strip_prefix("FINLINK_") else { continue };
-        let Some(key) = rest.strip_suffix("_FILE") else { continue };
+        let Some(rest) = name.strip_prefix("FINLINK_") else {
+            continue;
+        };
+        let Some(key) = rest.strip_suffix("_FILE") else {
+            continue;
+        };
         if key == "CONFIG" || key.is_empty() {
             continue;
         }
-        let value = read_secret_file(Path::new(&path)).with_context(|| format!("{name}"))?;
+        let value = read_secret_file(Path::new(&path)).with_context(|| name.to_string())?;
         let dotted = key.to_lowercase().replace("__", ".");
         fig = fig.merge(Serialized::global(&dotted, value));
     }
@@ -114,7 +119,9 @@ impl Config {
     /// Loads the configuration from every source.
     pub fn load(config_file: Option<&Path>, overrides: &Overrides) -> anyhow::Result<Self> {
         let mut fig = Figment::from(Serialized::defaults(Config::default()));
-        let file = config_file.map(Path::to_owned).or_else(|| std::env::var_os("FINLINK_CONFIG").map(PathBuf::from));
+        let file = config_file
+            .map(Path::to_owned)
+            .or_else(|| std::env::var_os("FINLINK_CONFIG").map(PathBuf::from));
         if let Some(f) = &file {
             if !f.exists() {
                 anyhow::bail!("the configuration file {} does not exist", f.display());
@@ -132,12 +139,13 @@ impl Config {
             .merge(Serialized::defaults(overrides));
         let mut cfg: Config = fig.extract().context("the configuration is not valid")?;
         for (key, integ) in cfg.integrations.iter_mut() {
-            if integ.client_secret.is_none() {
-                if let Some(p) = &integ.client_secret_file {
-                    integ.client_secret = Some(SecretString::from(
-                        read_secret_file(p).with_context(|| format!("integrations.{key}.client_secret_file"))?,
-                    ));
-                }
+            if integ.client_secret.is_none()
+                && let Some(p) = &integ.client_secret_file
+            {
+                integ.client_secret = Some(SecretString::from(
+                    read_secret_file(p)
+                        .with_context(|| format!("integrations.{key}.client_secret_file"))?,
+                ));
             }
         }
         cfg.validate()?;
@@ -145,19 +153,24 @@ impl Config {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
-        if let Some(url) = &self.database_url {
-            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-                anyhow::bail!("database_url must be a postgres:// URL (leave it unset for SQLite); got a URL starting with '{}'", url.split(':').next().unwrap_or(""));
-            }
+        if let Some(url) = &self.database_url
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            anyhow::bail!(
+                "database_url must be a postgres:// URL (leave it unset for SQLite); got a URL starting with '{}'",
+                url.split(':').next().unwrap_or("")
+            );
         }
-        if let Some(p) = &self.public_url {
-            if !(p.starts_with("http://") || p.starts_with("https://")) {
-                anyhow::bail!("public_url must start with http:// or https://; got '{p}'");
-            }
+        if let Some(p) = &self.public_url
+            && !(p.starts_with("http://") || p.starts_with("https://"))
+        {
+            anyhow::bail!("public_url must start with http:// or https://; got '{p}'");
         }
         for key in self.integrations.keys() {
             if key.len() != 4 || !key.bytes().all(|b| b.is_ascii_lowercase()) {
-                anyhow::bail!("[integrations.{key}]: integrations are keyed by their four-letter platform key, e.g. [integrations.gbol] for Xero");
+                anyhow::bail!(
+                    "[integrations.{key}]: integrations are keyed by their four-letter platform key, e.g. [integrations.gbol] for Xero"
+                );
             }
         }
         Ok(())
@@ -167,7 +180,10 @@ impl Config {
     pub fn configured_integrations(&self) -> std::collections::BTreeSet<String> {
         self.integrations
             .iter()
-            .filter(|(_, i)| i.enabled.unwrap_or(i.client_id.is_some() && i.client_secret.is_some()))
+            .filter(|(_, i)| {
+                i.enabled
+                    .unwrap_or(i.client_id.is_some() && i.client_secret.is_some())
+            })
             .map(|(k, _)| k.clone())
             .collect()
     }

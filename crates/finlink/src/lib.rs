@@ -26,22 +26,29 @@ pub use config::Config;
 pub async fn open_store(cfg: &Config) -> anyhow::Result<Arc<dyn Store>> {
     match &cfg.database_url {
         Some(url) => {
-            let store = PostgresStore::connect(url, cfg.database_schema.as_deref(), cfg.database_max_connections)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let store = PostgresStore::connect(
+                url,
+                cfg.database_schema.as_deref(),
+                cfg.database_max_connections,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
             Ok(Arc::new(store))
         }
         None => {
             create_private_dir(&cfg.data_dir)?;
             let path = cfg.data_dir.join("finlink.db");
-            let store = SqliteStore::open(&path).await.map_err(|e| anyhow::anyhow!("{e} ({})", path.display()))?;
+            let store = SqliteStore::open(&path)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e} ({})", path.display()))?;
             Ok(Arc::new(store))
         }
     }
 }
 
 fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -51,7 +58,12 @@ fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
 }
 
 /// Builds the services over an open store.
-pub fn build_app(cfg: &Config, store: Arc<dyn Store>, clock: Arc<dyn Clock>, public_url: String) -> anyhow::Result<App> {
+pub fn build_app(
+    cfg: &Config,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    public_url: String,
+) -> anyhow::Result<App> {
     let catalog = Catalog::built_in().context("the built-in integration catalog is broken")?;
     let settings = AppSettings {
         public_url,
@@ -84,9 +96,14 @@ impl Server {
 
 /// Binds `cfg.listen` (port 0 picks a free port), opens the store and starts serving.
 pub async fn spawn(cfg: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Server> {
-    let listener = TcpListener::bind(&cfg.listen).await.with_context(|| format!("cannot listen on {}", cfg.listen))?;
+    let listener = TcpListener::bind(&cfg.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", cfg.listen))?;
     let addr = listener.local_addr()?;
-    let public_url = cfg.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let public_url = cfg
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
     let store = open_store(cfg).await?;
     let app = build_app(cfg, store, clock, public_url)?;
     Ok(start(listener, app))
@@ -94,30 +111,50 @@ pub async fn spawn(cfg: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Server
 
 /// Serves `app` on `listener` until shut down.
 pub fn start(listener: TcpListener, app: App) -> Server {
-    let addr = listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
+    let addr = listener
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
     let state = finlink_http::HttpState::new(app.clone());
     let router = finlink_http::router(state);
     // Normalise the path before routing (the Codat SDK may send `//companies`).
-    let service = tower::util::MapRequestLayer::new(finlink_http::middleware::normalize_path::<axum::body::Body>)
-        .layer(router);
+    let service = tower::util::MapRequestLayer::new(
+        finlink_http::middleware::normalize_path::<axum::body::Body>,
+    )
+    .layer(router);
     let (tx, mut rx) = watch::channel(false);
     let task = tokio::spawn(async move {
-        axum::serve(listener, axum::ServiceExt::<axum::extract::Request>::into_make_service(service))
-            .with_graceful_shutdown(async move {
-                let _ = rx.wait_for(|stop| *stop).await;
-            })
-            .await
+        axum::serve(
+            listener,
+            axum::ServiceExt::<axum::extract::Request>::into_make_service(service),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        })
+        .await
     });
-    Server { addr, app, shutdown: tx, task }
+    Server {
+        addr,
+        app,
+        shutdown: tx,
+        task,
+    }
 }
 
 /// Creates the first client and its first API key when the database has no client.
 /// Returns the key when it made one.
 pub async fn bootstrap(app: &App) -> anyhow::Result<Option<String>> {
-    if app.first_client().await.map_err(|e| anyhow::anyhow!("{e}"))?.is_some() {
+    if app
+        .first_client()
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .is_some()
+    {
         return Ok(None);
     }
-    let client = app.create_client("Default").await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let client = app
+        .create_client("Default")
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let key = app
         .create_api_key(client.id, Some(String::from("first key")), Vec::new())
         .await

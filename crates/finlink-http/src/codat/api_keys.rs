@@ -65,7 +65,12 @@ pub struct CreateApiKey {
     security(("auth_header" = [])))]
 pub async fn list(State(s): State<HttpState>, caller: Caller) -> ApiResult<Json<ApiKeys>> {
     let keys = s.app.list_api_keys(caller.client()).await?;
-    Ok(Json(ApiKeys { results: keys.into_iter().map(|k| ApiKeyDetails::new(k, None)).collect() }))
+    Ok(Json(ApiKeys {
+        results: keys
+            .into_iter()
+            .map(|k| ApiKeyDetails::new(k, None))
+            .collect(),
+    }))
 }
 
 /// Create an API key
@@ -81,8 +86,14 @@ pub async fn create(
     OptionalJson(body): OptionalJson<CreateApiKey>,
 ) -> ApiResult<(StatusCode, Json<ApiKeyDetails>)> {
     let body = body.unwrap_or_default();
-    let new = s.app.create_api_key(caller.client(), body.name, body.permissions).await?;
-    Ok((StatusCode::CREATED, Json(ApiKeyDetails::new(new.record, Some(new.key)))))
+    let new = s
+        .app
+        .create_api_key(caller.client(), body.name, body.permissions)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(ApiKeyDetails::new(new.record, Some(new.key))),
+    ))
 }
 
 /// Delete an API key
@@ -90,7 +101,13 @@ pub async fn create(
     params(("apiKeyId" = String, Path, format = "uuid")),
     responses((status = 204), (status = 404, body = ErrorMessage)),
     security(("auth_header" = [])))]
-pub async fn delete(State(s): State<HttpState>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
-    s.app.delete_api_key(caller.client(), ApiKeyId::parse(&id)?).await?;
+pub async fn delete(
+    State(s): State<HttpState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    s.app
+        .delete_api_key(caller.client(), ApiKeyId::parse(&id)?)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -28,9 +28,18 @@ use crate::state::HttpState;
     ),
     responses((status = 200, body = Companies), (status = 400, body = ErrorMessage), (status = 401, body = ErrorMessage)),
     security(("auth_header" = [])))]
-pub async fn list(State(s): State<HttpState>, caller: Caller, params: ListParams) -> ApiResult<Json<Companies>> {
-    let page = s.app.list_companies(caller.client(), &params.to_list_query()).await?;
-    Ok(Json(Companies::new("/companies", &params.raw, page, |c| CompanyDto::from_domain(&s.app, c))))
+pub async fn list(
+    State(s): State<HttpState>,
+    caller: Caller,
+    params: ListParams,
+) -> ApiResult<Json<Companies>> {
+    let page = s
+        .app
+        .list_companies(caller.client(), &params.to_list_query())
+        .await?;
+    Ok(Json(Companies::new("/companies", &params.raw, page, |c| {
+        CompanyDto::from_domain(&s.app, c)
+    })))
 }
 
 /// Create a company
@@ -43,7 +52,11 @@ pub async fn create(
     caller: Caller,
     JsonBody(body): JsonBody<CompanyRequestBody>,
 ) -> ApiResult<Json<CompanyDto>> {
-    let input = CompanyInput { name: body.name, description: body.description, tags: body.tags };
+    let input = CompanyInput {
+        name: body.name,
+        description: body.description,
+        tags: body.tags,
+    };
     let company = s.app.create_company(caller.client(), input).await?;
     Ok(Json(CompanyDto::from_domain(&s.app, company)))
 }
@@ -53,8 +66,15 @@ pub async fn create(
     params(("companyId" = String, Path, format = "uuid")),
     responses((status = 200, body = CompanyDto), (status = 401, body = ErrorMessage), (status = 404, body = ErrorMessage)),
     security(("auth_header" = [])))]
-pub async fn get(State(s): State<HttpState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<CompanyDto>> {
-    let company = s.app.get_company(caller.client(), CompanyId::parse(&id)?).await?;
+pub async fn get(
+    State(s): State<HttpState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<CompanyDto>> {
+    let company = s
+        .app
+        .get_company(caller.client(), CompanyId::parse(&id)?)
+        .await?;
     Ok(Json(CompanyDto::from_domain(&s.app, company)))
 }
 
@@ -73,7 +93,11 @@ pub async fn replace(
     JsonBody(body): JsonBody<CompanyRequestBody>,
 ) -> ApiResult<Json<CompanyDto>> {
     let id = CompanyId::parse(&id)?;
-    let input = CompanyInput { name: body.name, description: body.description, tags: body.tags };
+    let input = CompanyInput {
+        name: body.name,
+        description: body.description,
+        tags: body.tags,
+    };
     let company = s.app.replace_company(caller.client(), id, input).await?;
     Ok(Json(CompanyDto::from_domain(&s.app, company)))
 }
@@ -94,7 +118,11 @@ pub async fn update(
 ) -> ApiResult<Json<CompanyDto>> {
     let id = CompanyId::parse(&id)?;
     let patch = match body {
-        Some(b) => CompanyPatch { name: b.name, description: b.description, tags: b.tags },
+        Some(b) => CompanyPatch {
+            name: b.name,
+            description: b.description,
+            tags: b.tags,
+        },
         None => CompanyPatch::default(),
     };
     let company = s.app.update_company(caller.client(), id, patch).await?;
@@ -108,7 +136,13 @@ pub async fn update(
     params(("companyId" = String, Path, format = "uuid")),
     responses((status = 204), (status = 401, body = ErrorMessage), (status = 404, body = ErrorMessage)),
     security(("auth_header" = [])))]
-pub async fn delete(State(s): State<HttpState>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
-    s.app.delete_company(caller.client(), CompanyId::parse(&id)?).await?;
+pub async fn delete(
+    State(s): State<HttpState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    s.app
+        .delete_company(caller.client(), CompanyId::parse(&id)?)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

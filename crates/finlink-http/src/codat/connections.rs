@@ -35,9 +35,14 @@ pub async fn list(
     params: ListParams,
 ) -> ApiResult<Json<Connections>> {
     let company = CompanyId::parse(&company)?;
-    let page = s.app.list_connections(caller.client(), company, &params.to_list_query()).await?;
+    let page = s
+        .app
+        .list_connections(caller.client(), company, &params.to_list_query())
+        .await?;
     let path = format!("/companies/{company}/connections");
-    Ok(Json(Connections::new(&path, &params.raw, page, |c| ConnectionDto::from_domain(&s.app, c))))
+    Ok(Json(Connections::new(&path, &params.raw, page, |c| {
+        ConnectionDto::from_domain(&s.app, c)
+    })))
 }
 
 /// Create a connection
@@ -56,7 +61,10 @@ pub async fn create(
     OptionalJson(body): OptionalJson<CreateConnectionBody>,
 ) -> ApiResult<Json<ConnectionDto>> {
     let company = CompanyId::parse(&company)?;
-    let Some(key) = body.and_then(|b| b.platform_key).filter(|k| !k.trim().is_empty()) else {
+    let Some(key) = body
+        .and_then(|b| b.platform_key)
+        .filter(|k| !k.trim().is_empty())
+    else {
         return Err(Error::invalid(
             "platformKey",
             "CreateConnection",
@@ -64,7 +72,10 @@ pub async fn create(
         )
         .into());
     };
-    let connection = s.app.create_connection(caller.client(), company, key.trim()).await?;
+    let connection = s
+        .app
+        .create_connection(caller.client(), company, key.trim())
+        .await?;
     Ok(Json(ConnectionDto::from_domain(&s.app, connection)))
 }
 
@@ -79,7 +90,10 @@ pub async fn get(
     Path((company, connection)): Path<(String, String)>,
 ) -> ApiResult<Json<ConnectionDto>> {
     let (company, connection) = ids(&company, &connection)?;
-    let c = s.app.get_connection(caller.client(), company, connection).await?;
+    let c = s
+        .app
+        .get_connection(caller.client(), company, connection)
+        .await?;
     Ok(Json(ConnectionDto::from_domain(&s.app, c)))
 }
 
@@ -109,7 +123,10 @@ pub async fn unlink(
             )
         })?,
     };
-    let c = s.app.set_connection_status(caller.client(), company, connection, status).await?;
+    let c = s
+        .app
+        .set_connection_status(caller.client(), company, connection, status)
+        .await?;
     Ok(Json(ConnectionDto::from_domain(&s.app, c)))
 }
 
@@ -126,6 +143,8 @@ pub async fn delete(
     Path((company, connection)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let (company, connection) = ids(&company, &connection)?;
-    s.app.delete_connection(caller.client(), company, connection).await?;
+    s.app
+        .delete_connection(caller.client(), company, connection)
+        .await?;
     Ok(StatusCode::OK)
 }

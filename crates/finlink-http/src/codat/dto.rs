@@ -41,7 +41,11 @@ pub struct CompanyReference {
 impl CompanyDto {
     pub fn from_domain(app: &App, c: Company) -> Self {
         let redirect = app.company_link_url(&c.id);
-        let data_connections = c.connections.into_iter().map(|x| ConnectionDto::from_domain(app, x)).collect();
+        let data_connections = c
+            .connections
+            .into_iter()
+            .map(|x| ConnectionDto::from_domain(app, x))
+            .collect();
         Self {
             id: c.id.to_string(),
             name: c.name,
@@ -85,7 +89,9 @@ pub struct CompanyUpdateRequest {
 }
 
 /// Distinguishes a field sent as `null` (`Some(None)`) from one left out (`None`).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
     Ok(Some(Option::<T>::deserialize(d)?))
 }
 
@@ -208,10 +214,14 @@ impl Links {
                     ser.append_pair(k, v);
                 }
             }
-            HalRef { href: format!("{path}?{}", ser.finish()) }
+            HalRef {
+                href: format!("{path}?{}", ser.finish()),
+            }
         };
         Self {
-            self_: HalRef { href: path.to_owned() },
+            self_: HalRef {
+                href: path.to_owned(),
+            },
             current: href(page.request.page),
             next: page.has_next().then(|| href(page.request.page + 1)),
             previous: page.has_previous().then(|| href(page.request.page - 1)),
@@ -234,7 +244,12 @@ macro_rules! paged {
         }
 
         impl $name {
-            pub fn new<T>(path: &str, raw: &[(String, String)], page: Page<T>, f: impl FnMut(T) -> $item) -> Self {
+            pub fn new<T>(
+                path: &str,
+                raw: &[(String, String)],
+                page: Page<T>,
+                f: impl FnMut(T) -> $item,
+            ) -> Self {
                 let links = Links::for_page(path, raw, &page);
                 Self {
                     page_number: page.request.page,

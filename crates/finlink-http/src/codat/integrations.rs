@@ -79,7 +79,10 @@ impl IntegrationDto {
                 .iter()
                 .map(|d| DataTypeFeature {
                     data_type: d.clone(),
-                    supported_features: vec![SupportedFeature { feature_type: "Get", feature_state: "Release" }],
+                    supported_features: vec![SupportedFeature {
+                        feature_type: "Get",
+                        feature_state: "Release",
+                    }],
                 })
                 .collect(),
             slug: i.slug.clone(),
@@ -141,9 +144,20 @@ pub struct ImageReference {
     ),
     responses((status = 200, body = Integrations), (status = 400, body = ErrorMessage)),
     security(("auth_header" = [])))]
-pub async fn list(State(s): State<HttpState>, _caller: Caller, params: ListParams) -> ApiResult<Json<Integrations>> {
-    let page = s.app.list_integrations(params.page, params.query.as_ref(), params.order_by.as_ref())?;
-    Ok(Json(Integrations::new("/integrations", &params.raw, page, |i| IntegrationDto::from_domain(&s.app, &i))))
+pub async fn list(
+    State(s): State<HttpState>,
+    _caller: Caller,
+    params: ListParams,
+) -> ApiResult<Json<Integrations>> {
+    let page =
+        s.app
+            .list_integrations(params.page, params.query.as_ref(), params.order_by.as_ref())?;
+    Ok(Json(Integrations::new(
+        "/integrations",
+        &params.raw,
+        page,
+        |i| IntegrationDto::from_domain(&s.app, &i),
+    )))
 }
 
 /// Get an integration
@@ -151,7 +165,11 @@ pub async fn list(State(s): State<HttpState>, _caller: Caller, params: ListParam
     params(("platformKey" = String, Path, example = "gbol")),
     responses((status = 200, body = IntegrationDto), (status = 404, body = ErrorMessage)),
     security(("auth_header" = [])))]
-pub async fn get(State(s): State<HttpState>, _caller: Caller, Path(key): Path<String>) -> ApiResult<Json<IntegrationDto>> {
+pub async fn get(
+    State(s): State<HttpState>,
+    _caller: Caller,
+    Path(key): Path<String>,
+) -> ApiResult<Json<IntegrationDto>> {
     let i = s.app.integration(&key)?;
     Ok(Json(IntegrationDto::from_domain(&s.app, i)))
 }
@@ -161,12 +179,27 @@ pub async fn get(State(s): State<HttpState>, _caller: Caller, Path(key): Path<St
     params(("platformKey" = String, Path, example = "gbol")),
     responses((status = 200, body = Branding), (status = 404, body = ErrorMessage)),
     security(("auth_header" = [])))]
-pub async fn branding(State(s): State<HttpState>, _caller: Caller, Path(key): Path<String>) -> ApiResult<Json<Branding>> {
+pub async fn branding(
+    State(s): State<HttpState>,
+    _caller: Caller,
+    Path(key): Path<String>,
+) -> ApiResult<Json<Branding>> {
     let i = s.app.integration(&key)?;
-    let img = || BrandingImage { image: ImageReference { src: logo_url(&s.app, i), alt: format!("{} logo", i.name) } };
+    let img = || BrandingImage {
+        image: ImageReference {
+            src: logo_url(&s.app, i),
+            alt: format!("{} logo", i.name),
+        },
+    };
     Ok(Json(Branding {
-        logo: BrandingLogo { full: img(), square: img() },
-        button: BrandingButton { default: img(), hover: img() },
+        logo: BrandingLogo {
+            full: img(),
+            square: img(),
+        },
+        button: BrandingButton {
+            default: img(),
+            hover: img(),
+        },
         source_id: i.source_id().to_string(),
     }))
 }

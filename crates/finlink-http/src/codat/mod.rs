@@ -55,9 +55,18 @@ impl Modify for Security {
 pub fn router() -> OpenApiRouter<HttpState> {
     OpenApiRouter::new()
         .routes(routes!(companies::list, companies::create))
-        .routes(routes!(companies::get, companies::replace, companies::update, companies::delete))
+        .routes(routes!(
+            companies::get,
+            companies::replace,
+            companies::update,
+            companies::delete
+        ))
         .routes(routes!(connections::list, connections::create))
-        .routes(routes!(connections::get, connections::unlink, connections::delete))
+        .routes(routes!(
+            connections::get,
+            connections::unlink,
+            connections::delete
+        ))
         .routes(routes!(integrations::list))
         .routes(routes!(integrations::get))
         .routes(routes!(integrations::branding))

@@ -61,7 +61,11 @@ pub async fn get(State(s): State<HttpState>, caller: Caller) -> ApiResult<Json<P
     request_body = ProfileDto,
     responses((status = 200, body = ProfileDto), (status = 400, body = ErrorMessage), (status = 401, body = ErrorMessage)),
     security(("auth_header" = [])))]
-pub async fn put(State(s): State<HttpState>, caller: Caller, JsonBody(body): JsonBody<ProfileDto>) -> ApiResult<Json<ProfileDto>> {
+pub async fn put(
+    State(s): State<HttpState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<ProfileDto>,
+) -> ApiResult<Json<ProfileDto>> {
     let profile = Profile {
         name: body.name,
         redirect_url: body.redirect_url,
@@ -70,5 +74,7 @@ pub async fn put(State(s): State<HttpState>, caller: Caller, JsonBody(body): Jso
         white_list_urls: body.white_list_urls,
         confirm_company_name: body.confirm_company_name,
     };
-    Ok(Json(s.app.put_profile(caller.client(), profile).await?.into()))
+    Ok(Json(
+        s.app.put_profile(caller.client(), profile).await?.into(),
+    ))
 }

@@ -64,15 +64,28 @@ fn schema_name(v: &Value) -> String {
         return format!("[{}]", schema_name(items));
     }
     if let Some(any) = v.get("oneOf").and_then(Value::as_array) {
-        let names: Vec<String> = any.iter().map(schema_name).filter(|n| n != "null").collect();
+        let names: Vec<String> = any
+            .iter()
+            .map(schema_name)
+            .filter(|n| n != "null")
+            .collect();
         return names.join(" | ");
     }
     match v.get("type") {
         Some(Value::String(t)) => {
-            let fmt = v.get("format").and_then(Value::as_str).map(|f| format!(" ({f})")).unwrap_or_default();
+            let fmt = v
+                .get("format")
+                .and_then(Value::as_str)
+                .map(|f| format!(" ({f})"))
+                .unwrap_or_default();
             format!("{t}{fmt}")
         }
-        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).filter(|t| *t != "null").collect::<Vec<_>>().join(" | "),
+        Some(Value::Array(ts)) => ts
+            .iter()
+            .filter_map(Value::as_str)
+            .filter(|t| *t != "null")
+            .collect::<Vec<_>>()
+            .join(" | "),
         _ => String::from("object"),
     }
 }
@@ -83,7 +96,11 @@ pub fn render(doc: &utoipa::openapi::OpenApi) -> String {
         .as_array()
         .map(|tags| {
             tags.iter()
-                .map(|t| Section { name: s(&t["name"]), description: s(&t["description"]), ops: Vec::new() })
+                .map(|t| Section {
+                    name: s(&t["name"]),
+                    description: s(&t["description"]),
+                    ops: Vec::new(),
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -113,7 +130,9 @@ pub fn render(doc: &utoipa::openapi::OpenApi) -> String {
                                 status: code.clone(),
                                 schema: r["content"]["application/json"]["schema"]
                                     .as_object()
-                                    .map(|_| schema_name(&r["content"]["application/json"]["schema"]))
+                                    .map(|_| {
+                                        schema_name(&r["content"]["application/json"]["schema"])
+                                    })
                                     .unwrap_or_default(),
                             })
                             .collect()
@@ -127,12 +146,20 @@ pub fn render(doc: &utoipa::openapi::OpenApi) -> String {
                     summary: s(&op["summary"]),
                     description: s(&op["description"]),
                     params,
-                    body: if body.is_null() { String::new() } else { schema_name(&body) },
+                    body: if body.is_null() {
+                        String::new()
+                    } else {
+                        schema_name(&body)
+                    },
                     responses,
                 };
                 match sections.iter_mut().find(|x| x.name == tag) {
                     Some(sec) => sec.ops.push(entry),
-                    None => sections.push(Section { name: tag, description: String::new(), ops: vec![entry] }),
+                    None => sections.push(Section {
+                        name: tag,
+                        description: String::new(),
+                        ops: vec![entry],
+                    }),
                 }
             }
         }
@@ -143,18 +170,30 @@ pub fn render(doc: &utoipa::openapi::OpenApi) -> String {
         .map(|all| {
             all.iter()
                 .map(|(name, sch)| {
-                    let required: Vec<&str> =
-                        sch["required"].as_array().map(|r| r.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+                    let required: Vec<&str> = sch["required"]
+                        .as_array()
+                        .map(|r| r.iter().filter_map(Value::as_str).collect())
+                        .unwrap_or_default();
                     let fields = sch["properties"]
                         .as_object()
                         .map(|props| {
                             props
                                 .iter()
-                                .map(|(f, p)| (f.clone(), schema_name(p), required.contains(&f.as_str()), s(&p["description"])))
+                                .map(|(f, p)| {
+                                    (
+                                        f.clone(),
+                                        schema_name(p),
+                                        required.contains(&f.as_str()),
+                                        s(&p["description"]),
+                                    )
+                                })
                                 .collect()
                         })
                         .unwrap_or_default();
-                    SchemaDoc { name: name.clone(), fields }
+                    SchemaDoc {
+                        name: name.clone(),
+                        fields,
+                    }
                 })
                 .collect()
         })

@@ -26,7 +26,10 @@ pub struct Health {
 #[utoipa::path(get, path = "/healthz", tag = "Operations", operation_id = "healthz",
     responses((status = 200, body = Health)))]
 pub async fn healthz(State(s): State<HttpState>) -> axum::Json<Health> {
-    axum::Json(Health { status: "ok", database: s.app.store.engine() })
+    axum::Json(Health {
+        status: "ok",
+        database: s.app.store.engine(),
+    })
 }
 
 /// Readiness: the database answers.
@@ -35,13 +38,20 @@ pub async fn healthz(State(s): State<HttpState>) -> axum::Json<Health> {
 pub async fn readyz(State(s): State<HttpState>) -> ApiResult<axum::Json<Health>> {
     s.app.store.ping().await.map_err(|e| match e {
         finlink_domain::Error::Unavailable(m) => ApiError(finlink_domain::Error::Unavailable(m)),
-        other => ApiError(finlink_domain::Error::Unavailable(format!("The database is not ready: {other}"))),
+        other => ApiError(finlink_domain::Error::Unavailable(format!(
+            "The database is not ready: {other}"
+        ))),
     })?;
-    Ok(axum::Json(Health { status: "ok", database: s.app.store.engine() }))
+    Ok(axum::Json(Health {
+        status: "ok",
+        database: s.app.store.engine(),
+    }))
 }
 
 pub fn documented_router() -> OpenApiRouter<HttpState> {
-    OpenApiRouter::new().routes(routes!(healthz)).routes(routes!(readyz))
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
 }
 
 /// Routes that are not part of the API document: the document itself, the docs page, assets.
@@ -54,37 +64,67 @@ pub fn undocumented_router() -> axum::Router<HttpState> {
 }
 
 async fn openapi_json(State(s): State<HttpState>) -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], s.openapi_json.as_str().to_owned()).into_response()
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        s.openapi_json.as_str().to_owned(),
+    )
+        .into_response()
 }
 
 const DOCS_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 async fn docs_page(State(s): State<HttpState>) -> Response {
     let mut res = Html(s.docs_html.as_str().to_owned()).into_response();
-    res.headers_mut().insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(DOCS_CSP));
+    res.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(DOCS_CSP),
+    );
     res
 }
 
 async fn docs_css() -> Response {
-    let mut res = ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], docs::CSS).into_response();
-    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    let mut res = (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        docs::CSS,
+    )
+        .into_response();
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
     res
 }
 
 /// An integration's logo, by slug (`/assets/logos/xero.svg`). Public: Link pages use them.
 async fn logo(State(s): State<HttpState>, Path(file): Path<String>) -> Response {
     let Some(slug) = file.strip_suffix(".svg") else {
-        return ApiError(finlink_domain::Error::NotFound { message: format!("No asset {file}.") }).into_response();
+        return ApiError(finlink_domain::Error::NotFound {
+            message: format!("No asset {file}."),
+        })
+        .into_response();
     };
     match s.app.catalog.logo_svg(slug) {
         Some(svg) => {
-            let mut res = (StatusCode::OK, [(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response();
+            let mut res = (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "image/svg+xml")],
+                svg,
+            )
+                .into_response();
             let h = res.headers_mut();
-            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400"));
-            h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"));
+            h.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=86400"),
+            );
+            h.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"),
+            );
             res
         }
-        None => ApiError(finlink_domain::Error::NotFound { message: format!("No integration has the slug '{slug}'.") })
-            .into_response(),
+        None => ApiError(finlink_domain::Error::NotFound {
+            message: format!("No integration has the slug '{slug}'."),
+        })
+        .into_response(),
     }
 }

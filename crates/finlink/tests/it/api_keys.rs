@@ -8,7 +8,10 @@ async fn keys_are_shown_once_limited_and_revocable(ts: &TestServer) {
     let (s, list) = ts.get("/apiKeys").await;
     assert_eq!(s, 200);
     assert_eq!(list["results"].as_array().unwrap().len(), 1);
-    assert!(list["results"][0].get("apiKey").is_none(), "stored keys are never shown again");
+    assert!(
+        list["results"][0].get("apiKey").is_none(),
+        "stored keys are never shown again"
+    );
 
     let (s, k) = ts.post("/apiKeys", json!({"name": "ci"})).await;
     assert_eq!(s, 201, "{k}");
@@ -16,10 +19,17 @@ async fn keys_are_shown_once_limited_and_revocable(ts: &TestServer) {
     assert_eq!(new_key.len(), 48);
     assert_eq!(k["name"], "ci");
     // the new key works
-    let (s, _) = ts.call(ts.req_as(&new_key, Method::GET, "/companies")).await;
+    let (s, _) = ts
+        .call(ts.req_as(&new_key, Method::GET, "/companies"))
+        .await;
     assert_eq!(s, 200);
     // no body is fine
-    let (s, _) = ts.call(ts.req(Method::POST, "/apiKeys").header("content-type", "application/json")).await;
+    let (s, _) = ts
+        .call(
+            ts.req(Method::POST, "/apiKeys")
+                .header("content-type", "application/json"),
+        )
+        .await;
     assert_eq!(s, 201);
     for _ in 0..7 {
         let (s, _) = ts.post("/apiKeys", json!({})).await;
@@ -34,16 +44,26 @@ async fn keys_are_shown_once_limited_and_revocable(ts: &TestServer) {
 
     // delete: 204, then the key is refused
     let id = k["id"].as_str().unwrap();
-    let (s, _) = ts.call(ts.req(Method::DELETE, &format!("/apiKeys/{id}"))).await;
+    let (s, _) = ts
+        .call(ts.req(Method::DELETE, &format!("/apiKeys/{id}")))
+        .await;
     assert_eq!(s, 204);
-    let (s, b) = ts.call(ts.req_as(&new_key, Method::GET, "/companies")).await;
+    let (s, b) = ts
+        .call(ts.req_as(&new_key, Method::GET, "/companies"))
+        .await;
     assert_error(s, &b, 401);
-    let (s, b) = ts.call(ts.req(Method::DELETE, &format!("/apiKeys/{id}"))).await;
+    let (s, b) = ts
+        .call(ts.req(Method::DELETE, &format!("/apiKeys/{id}")))
+        .await;
     assert_error(s, &b, 404);
     let (_, list) = ts.get("/apiKeys").await;
     assert_eq!(list["results"].as_array().unwrap().len(), 9);
     // no key hash or key ever reaches the database in clear
-    let keys = ts.app().list_api_keys(ts.app().first_client().await.unwrap().unwrap().id).await.unwrap();
+    let keys = ts
+        .app()
+        .list_api_keys(ts.app().first_client().await.unwrap().unwrap().id)
+        .await
+        .unwrap();
     assert!(keys.iter().all(|k| !new_key.starts_with(&hex(&k.hash))));
 }
 both_engines!(keys_are_shown_once_limited_and_revocable);
@@ -70,9 +90,19 @@ async fn profile_round_trip(ts: &TestServer) {
     assert_eq!(got, want);
     let (_, again) = ts.get("/profile").await;
     assert_eq!(again, want);
-    let (s, b) = ts.call(ts.req(Method::PUT, "/profile").json(&json!({"name": "x", "redirectUrl": "javascript:alert(1)"}))).await;
+    let (s, b) = ts
+        .call(
+            ts.req(Method::PUT, "/profile")
+                .json(&json!({"name": "x", "redirectUrl": "javascript:alert(1)"})),
+        )
+        .await;
     assert_error(s, &b, 400);
-    let (s, b) = ts.call(ts.req(Method::PUT, "/profile").json(&json!({"redirectUrl": "https://x.example"}))).await;
+    let (s, b) = ts
+        .call(
+            ts.req(Method::PUT, "/profile")
+                .json(&json!({"redirectUrl": "https://x.example"})),
+        )
+        .await;
     assert_error(s, &b, 400);
     let (_, unchanged) = ts.get("/profile").await;
     assert_eq!(unchanged, want);

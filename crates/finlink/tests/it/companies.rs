@@ -5,7 +5,12 @@ use crate::both_engines;
 use crate::harness::{TestServer, assert_error};
 
 async fn create_get_replace_update_delete(ts: &TestServer) {
-    let (s, c) = ts.post("/companies", json!({"name": "Company (Codat[1])", "description": "d", "tags": {"region": "uk"}})).await;
+    let (s, c) = ts
+        .post(
+            "/companies",
+            json!({"name": "Company (Codat[1])", "description": "d", "tags": {"region": "uk"}}),
+        )
+        .await;
     assert_eq!(s, 200, "{c}");
     let id = c["id"].as_str().unwrap().to_owned();
     assert_eq!(c["name"], "Company Codat1");
@@ -20,32 +25,61 @@ async fn create_get_replace_update_delete(ts: &TestServer) {
 
     // PATCH keeps what is not sent
     ts.clock.advance_millis(1000);
-    let (s, p) = ts.call(ts.req(Method::PATCH, &format!("/companies/{id}")).json(&json!({"name": "Renamed"}))).await;
+    let (s, p) = ts
+        .call(
+            ts.req(Method::PATCH, &format!("/companies/{id}"))
+                .json(&json!({"name": "Renamed"})),
+        )
+        .await;
     assert_eq!(s, 200, "{p}");
     assert_eq!(p["name"], "Renamed");
     assert_eq!(p["description"], "d");
     assert_eq!(p["tags"]["region"], "uk");
     // PATCH with tags {} clears tags, and null too
-    let (_, p) = ts.call(ts.req(Method::PATCH, &format!("/companies/{id}")).json(&json!({"tags": {}}))).await;
+    let (_, p) = ts
+        .call(
+            ts.req(Method::PATCH, &format!("/companies/{id}"))
+                .json(&json!({"tags": {}})),
+        )
+        .await;
     assert_eq!(p["tags"], json!({}));
     assert_eq!(p["description"], "d");
-    let (_, p) = ts.call(ts.req(Method::PATCH, &format!("/companies/{id}")).json(&json!({"tags": {"a": "b"}}))).await;
+    let (_, p) = ts
+        .call(
+            ts.req(Method::PATCH, &format!("/companies/{id}"))
+                .json(&json!({"tags": {"a": "b"}})),
+        )
+        .await;
     assert_eq!(p["tags"], json!({"a": "b"}));
-    let (_, p) = ts.call(ts.req(Method::PATCH, &format!("/companies/{id}")).json(&json!({"tags": null}))).await;
+    let (_, p) = ts
+        .call(
+            ts.req(Method::PATCH, &format!("/companies/{id}"))
+                .json(&json!({"tags": null})),
+        )
+        .await;
     assert_eq!(p["tags"], json!({}));
 
     // PUT clears what is not sent
-    let (s, r) = ts.call(ts.req(Method::PUT, &format!("/companies/{id}")).json(&json!({"name": "Replaced"}))).await;
+    let (s, r) = ts
+        .call(
+            ts.req(Method::PUT, &format!("/companies/{id}"))
+                .json(&json!({"name": "Replaced"})),
+        )
+        .await;
     assert_eq!(s, 200, "{r}");
     assert_eq!(r["name"], "Replaced");
     assert_eq!(r["description"], serde_json::Value::Null);
 
-    let (s, b) = ts.call(ts.req(Method::DELETE, &format!("/companies/{id}"))).await;
+    let (s, b) = ts
+        .call(ts.req(Method::DELETE, &format!("/companies/{id}")))
+        .await;
     assert_eq!(s, 204, "{b}");
     let (s, b) = ts.get(&format!("/companies/{id}")).await;
     let msg = assert_error(s, &b, 404);
     assert!(msg.contains(&id), "{msg}");
-    let (s, b) = ts.call(ts.req(Method::DELETE, &format!("/companies/{id}"))).await;
+    let (s, b) = ts
+        .call(ts.req(Method::DELETE, &format!("/companies/{id}")))
+        .await;
     assert_error(s, &b, 404);
 }
 both_engines!(create_get_replace_update_delete);
@@ -72,7 +106,12 @@ async fn listing_paging_queries_and_links(ts: &TestServer) {
     for i in 0..7 {
         ts.clock.advance_millis(1000);
         let region = if i % 2 == 0 { "uk" } else { "us" };
-        let (s, _) = ts.post("/companies", json!({"name": format!("Acme {i}"), "tags": {"region": region}})).await;
+        let (s, _) = ts
+            .post(
+                "/companies",
+                json!({"name": format!("Acme {i}"), "tags": {"region": region}}),
+            )
+            .await;
         assert_eq!(s, 200);
     }
     let (s, p) = ts.get("/companies?page=2&pageSize=3").await;
@@ -83,21 +122,34 @@ async fn listing_paging_queries_and_links(ts: &TestServer) {
     assert_eq!(p["results"].as_array().unwrap().len(), 3);
     assert_eq!(p["results"][0]["name"], "Acme 3");
     assert_eq!(p["_links"]["self"]["href"], "/companies");
-    assert_eq!(p["_links"]["current"]["href"], "/companies?page=2&pageSize=3");
+    assert_eq!(
+        p["_links"]["current"]["href"],
+        "/companies?page=2&pageSize=3"
+    );
     assert_eq!(p["_links"]["next"]["href"], "/companies?page=3&pageSize=3");
-    assert_eq!(p["_links"]["previous"]["href"], "/companies?page=1&pageSize=3");
+    assert_eq!(
+        p["_links"]["previous"]["href"],
+        "/companies?page=1&pageSize=3"
+    );
     let (_, last) = ts.get("/companies?page=3&pageSize=3").await;
     assert!(last["_links"].get("next").is_none());
 
     let (_, q) = ts.get("/companies?query=name%3DAcme%202").await;
     assert_eq!(q["totalResults"], 1);
-    let (_, q) = ts.get("/companies?query=name~acme&orderBy=-created&pageSize=2").await;
+    let (_, q) = ts
+        .get("/companies?query=name~acme&orderBy=-created&pageSize=2")
+        .await;
     assert_eq!(q["totalResults"], 7);
     assert_eq!(q["results"][0]["name"], "Acme 6");
-    assert_eq!(q["_links"]["current"]["href"], "/companies?page=1&pageSize=2&query=name%7Eacme&orderBy=-created");
+    assert_eq!(
+        q["_links"]["current"]["href"],
+        "/companies?page=1&pageSize=2&query=name%7Eacme&orderBy=-created"
+    );
     let (_, t) = ts.get("/companies?tags=region%3Duk").await;
     assert_eq!(t["totalResults"], 4);
-    let (_, t) = ts.get("/companies?query=tags.region%3Dus%20%7C%7C%20name%3DAcme%200").await;
+    let (_, t) = ts
+        .get("/companies?query=tags.region%3Dus%20%7C%7C%20name%3DAcme%200")
+        .await;
     assert_eq!(t["totalResults"], 4);
 
     let (s, b) = ts.get("/companies?query=name%3E%3D").await;

@@ -16,8 +16,23 @@ async fn connection_lifecycle_and_rules(ts: &TestServer) {
     assert_eq!(conn["sourceType"], "Accounting");
     assert_eq!(conn["platformName"], "Sandbox");
     assert_eq!(conn["integrationKey"], "mqjo");
-    assert_eq!(conn["linkUrl"], format!("{}/link/companies/{cid}/connections/{conn_id}/start", ts.base));
-    for f in ["id", "integrationId", "sourceId", "sourceType", "platformName", "linkUrl", "status", "created"] {
+    assert_eq!(
+        conn["linkUrl"],
+        format!(
+            "{}/link/companies/{cid}/connections/{conn_id}/start",
+            ts.base
+        )
+    );
+    for f in [
+        "id",
+        "integrationId",
+        "sourceId",
+        "sourceType",
+        "platformName",
+        "linkUrl",
+        "status",
+        "created",
+    ] {
         assert!(conn[f].is_string(), "{f} in {conn}");
     }
 
@@ -39,7 +54,12 @@ async fn connection_lifecycle_and_rules(ts: &TestServer) {
     let msg = assert_error(s, &b, 400);
     assert!(msg.contains("not enabled"), "{msg}");
     // empty body with a JSON content type is "no body"
-    let (s, b) = ts.call(ts.req(Method::POST, &path).header("content-type", "application/json")).await;
+    let (s, b) = ts
+        .call(
+            ts.req(Method::POST, &path)
+                .header("content-type", "application/json"),
+        )
+        .await;
     let msg = assert_error(s, &b, 400);
     assert!(msg.contains("platformKey is required"), "{msg}");
 
@@ -51,16 +71,33 @@ async fn connection_lifecycle_and_rules(ts: &TestServer) {
     let (_, company) = ts.get(&format!("/companies/{cid}")).await;
     assert_eq!(company["dataConnections"].as_array().unwrap().len(), 3);
     assert_eq!(company["dataConnections"][0]["id"], conn_id);
-    let (_, linked) = ts.get("/companies?query=dataConnections.status%3DPendingAuth").await;
+    let (_, linked) = ts
+        .get("/companies?query=dataConnections.status%3DPendingAuth")
+        .await;
     assert_eq!(linked["totalResults"], 1);
 
     // only Linked connections can be unlinked
-    let (s, b) = ts.call(ts.req(Method::PATCH, &format!("{path}/{conn_id}")).json(&json!({"status": "Unlinked"}))).await;
+    let (s, b) = ts
+        .call(
+            ts.req(Method::PATCH, &format!("{path}/{conn_id}"))
+                .json(&json!({"status": "Unlinked"})),
+        )
+        .await;
     let msg = assert_error(s, &b, 400);
     assert!(msg.contains("PendingAuth"), "{msg}");
-    let (s, b) = ts.call(ts.req(Method::PATCH, &format!("{path}/{conn_id}")).json(&json!({"status": "Linked"}))).await;
+    let (s, b) = ts
+        .call(
+            ts.req(Method::PATCH, &format!("{path}/{conn_id}"))
+                .json(&json!({"status": "Linked"})),
+        )
+        .await;
     assert_error(s, &b, 400);
-    let (s, b) = ts.call(ts.req(Method::PATCH, &format!("{path}/{conn_id}")).json(&json!({"status": "Unlinked", "x": 1}))).await;
+    let (s, b) = ts
+        .call(
+            ts.req(Method::PATCH, &format!("{path}/{conn_id}"))
+                .json(&json!({"status": "Unlinked", "x": 1})),
+        )
+        .await;
     assert_error(s, &b, 400);
     // a Linked one can (linking itself arrives with Link and migration; set it directly here)
     let company_id = finlink_domain::ids::CompanyId::parse(cid).unwrap();
@@ -68,14 +105,27 @@ async fn connection_lifecycle_and_rules(ts: &TestServer) {
     let client = ts.app().first_client().await.unwrap().unwrap().id;
     ts.app()
         .store
-        .set_connection_status(client, company_id, conn_uuid, finlink_domain::connection::ConnectionStatus::Linked, ts.clock.now())
+        .set_connection_status(
+            client,
+            company_id,
+            conn_uuid,
+            finlink_domain::connection::ConnectionStatus::Linked,
+            ts.clock.now(),
+        )
         .await
         .unwrap();
-    let (s, b) = ts.call(ts.req(Method::PATCH, &format!("{path}/{conn_id}")).header("content-type", "application/json")).await;
+    let (s, b) = ts
+        .call(
+            ts.req(Method::PATCH, &format!("{path}/{conn_id}"))
+                .header("content-type", "application/json"),
+        )
+        .await;
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["status"], "Unlinked");
 
-    let (s, _) = ts.call(ts.req(Method::DELETE, &format!("{path}/{conn_id}"))).await;
+    let (s, _) = ts
+        .call(ts.req(Method::DELETE, &format!("{path}/{conn_id}")))
+        .await;
     assert_eq!(s, 200);
     let (s, b) = ts.get(&format!("{path}/{conn_id}")).await;
     assert_error(s, &b, 404);
@@ -85,7 +135,9 @@ async fn connection_lifecycle_and_rules(ts: &TestServer) {
 
     // deleting the company deletes its connections
     let other = b["id"].as_str().unwrap().to_owned();
-    let (s, _) = ts.call(ts.req(Method::DELETE, &format!("/companies/{cid}"))).await;
+    let (s, _) = ts
+        .call(ts.req(Method::DELETE, &format!("/companies/{cid}")))
+        .await;
     assert_eq!(s, 204);
     let (s, b) = ts.get(&format!("{path}/{other}")).await;
     assert_error(s, &b, 404);

@@ -8,30 +8,67 @@ async fn bad_input_gets_clear_answers(ts: &TestServer) {
     // no key, wrong key, malformed header
     let (s, b) = ts.call(ts.http.get(format!("{}/companies", ts.base))).await;
     assert_error(s, &b, 401);
-    let (s, b) = ts.call(ts.req_as("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", Method::GET, "/companies")).await;
+    let (s, b) = ts
+        .call(ts.req_as(
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            Method::GET,
+            "/companies",
+        ))
+        .await;
     assert_error(s, &b, 401);
     let wrong_secret = format!("{}{}", &ts.key[..12], "x".repeat(36));
-    let (s, b) = ts.call(ts.req_as(&wrong_secret, Method::GET, "/companies")).await;
+    let (s, b) = ts
+        .call(ts.req_as(&wrong_secret, Method::GET, "/companies"))
+        .await;
     assert_error(s, &b, 401);
-    let (s, b) = ts.call(ts.http.get(format!("{}/companies", ts.base)).header("authorization", "Basic %%%")).await;
+    let (s, b) = ts
+        .call(
+            ts.http
+                .get(format!("{}/companies", ts.base))
+                .header("authorization", "Basic %%%"),
+        )
+        .await;
     assert_error(s, &b, 401);
     // Bearer works too
-    let (s, _) = ts.call(ts.http.get(format!("{}/companies", ts.base)).bearer_auth(&ts.key)).await;
+    let (s, _) = ts
+        .call(
+            ts.http
+                .get(format!("{}/companies", ts.base))
+                .bearer_auth(&ts.key),
+        )
+        .await;
     assert_eq!(s, 200);
 
     // malformed JSON, wrong types
-    let (s, b) = ts.call(ts.req(Method::POST, "/companies").header("content-type", "application/json").body("{\"name\": ")).await;
+    let (s, b) = ts
+        .call(
+            ts.req(Method::POST, "/companies")
+                .header("content-type", "application/json")
+                .body("{\"name\": "),
+        )
+        .await;
     let msg = assert_error(s, &b, 400);
     assert!(msg.contains("not valid JSON"), "{msg}");
     let (s, b) = ts.post("/companies", json!({"name": ["x"]})).await;
     let msg = assert_error(s, &b, 400);
     assert!(msg.contains("name"), "{msg}");
     // an empty body where one is required
-    let (s, b) = ts.call(ts.req(Method::POST, "/companies").header("content-type", "application/json")).await;
+    let (s, b) = ts
+        .call(
+            ts.req(Method::POST, "/companies")
+                .header("content-type", "application/json"),
+        )
+        .await;
     assert_error(s, &b, 400);
     // oversized body
     let big = format!("{{\"name\": \"{}\"}}", "a".repeat(2 * 1024 * 1024));
-    let (s, b) = ts.call(ts.req(Method::POST, "/companies").header("content-type", "application/json").body(big)).await;
+    let (s, b) = ts
+        .call(
+            ts.req(Method::POST, "/companies")
+                .header("content-type", "application/json")
+                .body(big),
+        )
+        .await;
     assert_error(s, &b, 413);
     // malformed ids are 404s that say what an id looks like
     let (s, b) = ts.get("/companies/not-a-uuid").await;
@@ -43,7 +80,13 @@ async fn bad_input_gets_clear_answers(ts: &TestServer) {
     let (s, b) = ts.call(ts.req(Method::DELETE, "/companies")).await;
     assert_error(s, &b, 405);
     // double slashes, as the SDK sends with a trailing-slash server URL
-    let (s, _) = ts.call(ts.http.get(format!("{}//companies", ts.base)).header("authorization", basic(&ts.key))).await;
+    let (s, _) = ts
+        .call(
+            ts.http
+                .get(format!("{}//companies", ts.base))
+                .header("authorization", basic(&ts.key)),
+        )
+        .await;
     assert_eq!(s, 200);
     // nothing was stored by any of it
     let (_, list) = ts.get("/companies").await;
@@ -57,19 +100,48 @@ async fn health_openapi_and_docs(ts: &TestServer) {
     assert_eq!(b["status"], "ok");
     let (s, _) = ts.call(ts.http.get(format!("{}/readyz", ts.base))).await;
     assert_eq!(s, 200);
-    let (s, doc) = ts.call(ts.http.get(format!("{}/openapi.json", ts.base))).await;
+    let (s, doc) = ts
+        .call(ts.http.get(format!("{}/openapi.json", ts.base)))
+        .await;
     assert_eq!(s, 200);
-    for p in ["/companies", "/companies/{companyId}", "/companies/{companyId}/connections", "/integrations", "/profile", "/apiKeys", "/apiKeys/{apiKeyId}"] {
-        assert!(doc["paths"][p].is_object(), "{p} missing from the OpenAPI document");
+    for p in [
+        "/companies",
+        "/companies/{companyId}",
+        "/companies/{companyId}/connections",
+        "/integrations",
+        "/profile",
+        "/apiKeys",
+        "/apiKeys/{apiKeyId}",
+    ] {
+        assert!(
+            doc["paths"][p].is_object(),
+            "{p} missing from the OpenAPI document"
+        );
     }
-    let res = ts.http.get(format!("{}/docs", ts.base)).send().await.unwrap();
+    let res = ts
+        .http
+        .get(format!("{}/docs", ts.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
-    let csp = res.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    let csp = res.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(csp.contains("default-src 'none'"));
     let html = res.text().await.unwrap();
     assert!(html.contains("/companies/{companyId}/connections"));
-    assert!(!html.contains("http://") || !html.contains("<script"), "the docs page loads nothing external");
-    let css = ts.http.get(format!("{}/assets/docs.css", ts.base)).send().await.unwrap();
+    assert!(
+        !html.contains("http://") || !html.contains("<script"),
+        "the docs page loads nothing external"
+    );
+    let css = ts
+        .http
+        .get(format!("{}/assets/docs.css", ts.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(css.status(), 200);
 }
 both_engines!(health_openapi_and_docs);
@@ -80,15 +152,30 @@ both_engines!(health_openapi_and_docs);
 fn openapi_document_covers_the_codat_operations() {
     let doc = serde_json::to_value(finlink_http::openapi()).unwrap();
     let expect = [
-        ("/companies", "get"), ("/companies", "post"), ("/companies/{companyId}", "get"),
-        ("/companies/{companyId}", "put"), ("/companies/{companyId}", "patch"), ("/companies/{companyId}", "delete"),
-        ("/companies/{companyId}/connections", "get"), ("/companies/{companyId}/connections", "post"),
+        ("/companies", "get"),
+        ("/companies", "post"),
+        ("/companies/{companyId}", "get"),
+        ("/companies/{companyId}", "put"),
+        ("/companies/{companyId}", "patch"),
+        ("/companies/{companyId}", "delete"),
+        ("/companies/{companyId}/connections", "get"),
+        ("/companies/{companyId}/connections", "post"),
         ("/companies/{companyId}/connections/{connectionId}", "get"),
         ("/companies/{companyId}/connections/{connectionId}", "patch"),
-        ("/companies/{companyId}/connections/{connectionId}", "delete"),
-        ("/integrations", "get"), ("/integrations/{platformKey}", "get"), ("/integrations/{platformKey}/branding", "get"),
-        ("/profile", "get"), ("/profile", "put"), ("/apiKeys", "get"), ("/apiKeys", "post"), ("/apiKeys/{apiKeyId}", "delete"),
-        ("/healthz", "get"), ("/readyz", "get"),
+        (
+            "/companies/{companyId}/connections/{connectionId}",
+            "delete",
+        ),
+        ("/integrations", "get"),
+        ("/integrations/{platformKey}", "get"),
+        ("/integrations/{platformKey}/branding", "get"),
+        ("/profile", "get"),
+        ("/profile", "put"),
+        ("/apiKeys", "get"),
+        ("/apiKeys", "post"),
+        ("/apiKeys/{apiKeyId}", "delete"),
+        ("/healthz", "get"),
+        ("/readyz", "get"),
     ];
     for (p, m) in expect {
         assert!(doc["paths"][p][m].is_object(), "{m} {p}");

@@ -43,7 +43,8 @@ macro_rules! both_engines {
                     eprintln!("FINLINK_TEST_POSTGRES_URL is not set: skipping");
                     return;
                 }
-                let ts = $crate::harness::TestServer::start($crate::harness::Engine::Postgres).await;
+                let ts =
+                    $crate::harness::TestServer::start($crate::harness::Engine::Postgres).await;
                 super::$name(&ts).await;
                 ts.stop().await;
             }
@@ -52,7 +53,10 @@ macro_rules! both_engines {
 }
 
 pub fn basic(key: &str) -> String {
-    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(key))
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(key)
+    )
 }
 
 impl TestServer {
@@ -62,7 +66,11 @@ impl TestServer {
 
     pub async fn start_with(engine: Engine, tweak: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let mut cfg = Config { listen: "127.0.0.1:0".into(), data_dir: dir.path().to_owned(), ..Config::default() };
+        let mut cfg = Config {
+            listen: "127.0.0.1:0".into(),
+            data_dir: dir.path().to_owned(),
+            ..Config::default()
+        };
         let mut schema = None;
         if engine == Engine::Postgres {
             let url = std::env::var("FINLINK_TEST_POSTGRES_URL").unwrap();
@@ -77,7 +85,15 @@ impl TestServer {
         let server = finlink::spawn(&cfg, Arc::new(clock.clone())).await.unwrap();
         let key = finlink::bootstrap(&server.app).await.unwrap().unwrap();
         let base = server.base_url();
-        Self { server: Some(server), base, key, http: reqwest::Client::new(), clock, _dir: dir, schema }
+        Self {
+            server: Some(server),
+            base,
+            key,
+            http: reqwest::Client::new(),
+            clock,
+            _dir: dir,
+            schema,
+        }
     }
 
     pub fn app(&self) -> &finlink_app::App {
@@ -90,7 +106,10 @@ impl TestServer {
         }
         if let Some((url, schema)) = self.schema.take() {
             let pool = sqlx::PgPool::connect(&url).await.unwrap();
-            sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).execute(&pool).await.unwrap();
+            sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                .execute(&pool)
+                .await
+                .unwrap();
         }
     }
 
@@ -99,7 +118,9 @@ impl TestServer {
     }
 
     pub fn req_as(&self, key: &str, method: Method, path: &str) -> RequestBuilder {
-        self.http.request(method, format!("{}{}", self.base, path)).header("authorization", basic(key))
+        self.http
+            .request(method, format!("{}{}", self.base, path))
+            .header("authorization", basic(key))
     }
 
     /// Sends and returns (status, JSON body or Null).
@@ -107,7 +128,11 @@ impl TestServer {
         let res = rb.send().await.unwrap();
         let status = res.status().as_u16();
         let text = res.text().await.unwrap();
-        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
         (status, body)
     }
 
@@ -127,7 +152,9 @@ impl TestServer {
     }
 
     pub async fn company(&self, name: &str) -> Value {
-        let (s, b) = self.post("/companies", serde_json::json!({ "name": name })).await;
+        let (s, b) = self
+            .post("/companies", serde_json::json!({ "name": name }))
+            .await;
         assert_eq!(s, 200, "{b}");
         b
     }

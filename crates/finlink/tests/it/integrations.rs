@@ -18,8 +18,15 @@ async fn catalog_listing_and_logos(ts: &TestServer) {
         assert!(i["enabled"].is_boolean());
     }
 
-    let (_, banks) = ts.get("/integrations?query=sourceType%3DBanking&orderBy=name").await;
-    let names: Vec<&str> = banks["results"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap()).collect();
+    let (_, banks) = ts
+        .get("/integrations?query=sourceType%3DBanking&orderBy=name")
+        .await;
+    let names: Vec<&str> = banks["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, vec!["Plaid", "TrueLayer"]);
     let (_, enabled) = ts.get("/integrations?query=enabled%3Dtrue").await;
     assert_eq!(enabled["totalResults"], 2);
@@ -29,14 +36,24 @@ async fn catalog_listing_and_logos(ts: &TestServer) {
     let (s, x) = ts.get("/integrations/gbol").await;
     assert_eq!(s, 200);
     assert_eq!(x["sourceType"], "Accounting");
-    let logo = ts.http.get(x["logoUrl"].as_str().unwrap()).send().await.unwrap();
+    let logo = ts
+        .http
+        .get(x["logoUrl"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(logo.status(), 200);
     assert_eq!(logo.headers()["content-type"], "image/svg+xml");
     assert!(logo.text().await.unwrap().contains("<svg"));
 
     let (s, b) = ts.get("/integrations/gbol/branding").await;
     assert_eq!(s, 200);
-    assert!(b["logo"]["full"]["image"]["src"].as_str().unwrap().starts_with(&ts.base));
+    assert!(
+        b["logo"]["full"]["image"]["src"]
+            .as_str()
+            .unwrap()
+            .starts_with(&ts.base)
+    );
     let (s, b) = ts.get("/integrations/zzzz").await;
     assert_error(s, &b, 404);
     let (s, b) = ts.get("/integrations/zzzz/branding").await;

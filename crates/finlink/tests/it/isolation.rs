@@ -9,7 +9,12 @@ use crate::harness::{TestServer, assert_error};
 async fn tenants_are_isolated(ts: &TestServer) {
     let c = ts.company("Mine").await;
     let cid = c["id"].as_str().unwrap();
-    let (_, conn) = ts.post(&format!("/companies/{cid}/connections"), json!({"platformKey": "mqjo"})).await;
+    let (_, conn) = ts
+        .post(
+            &format!("/companies/{cid}/connections"),
+            json!({"platformKey": "mqjo"}),
+        )
+        .await;
     let conn_id = conn["id"].as_str().unwrap();
     let (_, mine) = ts.get("/apiKeys").await;
     let my_key_id = mine["results"][0]["id"].as_str().unwrap();
@@ -21,12 +26,24 @@ async fn tenants_are_isolated(ts: &TestServer) {
     for (m, p, body) in [
         (Method::GET, cpath.clone(), None),
         (Method::PUT, cpath.clone(), Some(json!({"name": "stolen"}))),
-        (Method::PATCH, cpath.clone(), Some(json!({"name": "stolen"}))),
+        (
+            Method::PATCH,
+            cpath.clone(),
+            Some(json!({"name": "stolen"})),
+        ),
         (Method::DELETE, cpath.clone(), None),
         (Method::GET, format!("{cpath}/connections"), None),
-        (Method::POST, format!("{cpath}/connections"), Some(json!({"platformKey": "aiwb"}))),
+        (
+            Method::POST,
+            format!("{cpath}/connections"),
+            Some(json!({"platformKey": "aiwb"})),
+        ),
         (Method::GET, npath.clone(), None),
-        (Method::PATCH, npath.clone(), Some(json!({"status": "Unlinked"}))),
+        (
+            Method::PATCH,
+            npath.clone(),
+            Some(json!({"status": "Unlinked"})),
+        ),
         (Method::DELETE, npath.clone(), None),
         (Method::DELETE, format!("/apiKeys/{my_key_id}"), None),
     ] {
@@ -39,7 +56,9 @@ async fn tenants_are_isolated(ts: &TestServer) {
     }
     let (_, list) = ts.call(as_other(Method::GET, "/companies")).await;
     assert_eq!(list["totalResults"], 0);
-    let (_, list) = ts.call(as_other(Method::GET, "/companies?query=name%3DMine")).await;
+    let (_, list) = ts
+        .call(as_other(Method::GET, "/companies?query=name%3DMine"))
+        .await;
     assert_eq!(list["totalResults"], 0);
     let (_, keys) = ts.call(as_other(Method::GET, "/apiKeys")).await;
     assert_eq!(keys["results"].as_array().unwrap().len(), 1);

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 //! finlink's HTTP integration tests: a real server on a loopback port, driven over
 //! HTTP, on SQLite always and on PostgreSQL when `FINLINK_TEST_POSTGRES_URL` is set.
 //! One binary for the whole crate (add modules here, not new test files).
