@@ -4,7 +4,9 @@
 CREATE TABLE clients (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
-    created BIGINT NOT NULL
+    created BIGINT NOT NULL,
+    -- kept in step with the companies table, so an unfiltered company list needs no COUNT(*)
+    company_count BIGINT NOT NULL DEFAULT 0
 );
 
 CREATE TABLE profiles (

@@ -237,6 +237,7 @@ impl PostgresStore {
         where_: SqlBuilder,
         order: &str,
         q: &ListQuery,
+        known_total: Option<i64>,
     ) -> Result<(Vec<PgRow>, u64)> {
         let count_sql = format!("SELECT COUNT(*) {}", where_.text);
         let page_sql = format!(
@@ -245,12 +246,15 @@ impl PostgresStore {
             q.page.limit(),
             q.page.offset()
         );
-        let total: i64 = bind_all(sqlx::query(&count_sql), &where_.params)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db_error)?
-            .try_get(0)
-            .map_err(db_error)?;
+        let total: i64 = match known_total {
+            Some(t) => t,
+            None => bind_all(sqlx::query(&count_sql), &where_.params)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db_error)?
+                .try_get(0)
+                .map_err(db_error)?,
+        };
         let rows = bind_all(sqlx::query(&page_sql), &where_.params)
             .fetch_all(&self.pool)
             .await
@@ -488,6 +492,11 @@ impl Store for PostgresStore {
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
+        sqlx::query("UPDATE clients SET company_count = company_count + 1 WHERE id = $1")
+            .bind(&r.client_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
         write_tags(&mut tx, company).await?;
         tx.commit().await.map_err(db_error)
     }
@@ -537,13 +546,22 @@ impl Store for PostgresStore {
     }
 
     async fn delete_company(&self, client: ClientId, id: CompanyId) -> Result<bool> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
         let n = sqlx::query("DELETE FROM companies WHERE id = $1 AND client_id = $2")
             .bind(id.to_string())
             .bind(client.to_string())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(db_error)?
             .rows_affected();
+        if n > 0 {
+            sqlx::query("UPDATE clients SET company_count = company_count - 1 WHERE id = $1")
+                .bind(client.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        }
+        tx.commit().await.map_err(db_error)?;
         Ok(n > 0)
     }
 
@@ -555,8 +573,21 @@ impl Store for PostgresStore {
             &sql::COMPANIES,
             query,
         )?;
+        let known_total = if query.filter.is_none() && query.tags.is_none() {
+            let n: Option<i64> = sqlx::query("SELECT company_count FROM clients WHERE id = $1")
+                .bind(client.to_string())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_error)?
+                .map(|r| r.try_get(0))
+                .transpose()
+                .map_err(db_error)?;
+            Some(n.unwrap_or(0))
+        } else {
+            None
+        };
         let (rows, total) = self
-            .run_list(COMPANY_COLUMNS, where_, &order, query)
+            .run_list(COMPANY_COLUMNS, where_, &order, query, known_total)
             .await?;
         let mut companies = rows
             .iter()
@@ -665,7 +696,7 @@ impl Store for PostgresStore {
             query,
         )?;
         let (rows, total) = self
-            .run_list(CONNECTION_COLUMNS, where_, &order, query)
+            .run_list(CONNECTION_COLUMNS, where_, &order, query, None)
             .await?;
         let items = rows
             .iter()

@@ -4,7 +4,9 @@
 CREATE TABLE clients (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
-    created INTEGER NOT NULL
+    created INTEGER NOT NULL,
+    -- kept in step with the companies table, so an unfiltered company list needs no COUNT(*)
+    company_count INTEGER NOT NULL DEFAULT 0
 );
 
 CREATE TABLE profiles (

@@ -91,7 +91,33 @@ impl Pool {
         .map_err(|e| Error::internal(format!("sqlite write task: {e}")))?
     }
 
-    /// Runs `f` on a read-only connection.
+    /// Runs a short read (an indexed point lookup) on a read-only connection, on the
+    /// calling thread: for reads of a few microseconds, handing off to the blocking pool
+    /// costs more than the read (the read benchmark in `bench/read.sh` shows it).
+    pub async fn read_point<T, F>(&self, f: F) -> Result<T>
+    where
+        F: FnOnce(&Connection) -> Result<T>,
+    {
+        let permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| Error::internal("sqlite reader pool closed"))?;
+        let conn = self
+            .readers
+            .lock()
+            .map_err(|_| Error::internal("sqlite reader pool poisoned"))?
+            .pop()
+            .ok_or_else(|| Error::internal("sqlite reader pool empty"))?;
+        let out = f(&conn);
+        if let Ok(mut rs) = self.readers.lock() {
+            rs.push(conn);
+        }
+        drop(permit);
+        out
+    }
+
+    /// Runs `f` on a read-only connection on the blocking pool (for reads that may scan).
     pub async fn read<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,

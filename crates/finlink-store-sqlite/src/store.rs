@@ -183,6 +183,7 @@ fn run_list<T>(
     where_: SqlBuilder,
     order: &str,
     q: &ListQuery,
+    known_total: Option<i64>,
     map: fn(&Row<'_>) -> rusqlite::Result<T>,
 ) -> Result<(Vec<T>, u64)> {
     let count_sql = format!("SELECT COUNT(*) {}", where_.text);
@@ -193,11 +194,14 @@ fn run_list<T>(
         q.page.offset()
     );
     let params = values(where_.params);
-    let total: i64 = db
-        .prepare_cached(&count_sql)
-        .map_err(db_error)?
-        .query_row(params_from_iter(params.iter()), |r| r.get(0))
-        .map_err(db_error)?;
+    let total: i64 = match known_total {
+        Some(t) => t,
+        None => db
+            .prepare_cached(&count_sql)
+            .map_err(db_error)?
+            .query_row(params_from_iter(params.iter()), |r| r.get(0))
+            .map_err(db_error)?,
+    };
     let mut stmt = db.prepare_cached(&page_sql).map_err(db_error)?;
     let rows = stmt
         .query_map(params_from_iter(params.iter()), map)
@@ -255,7 +259,7 @@ impl Store for SqliteStore {
     async fn get_client(&self, id: ClientId) -> Result<Option<Client>> {
         let id = id.to_string();
         self.pool
-            .read(move |db| {
+            .read_point(move |db| {
                 db.prepare_cached(&format!(
                     "SELECT {CLIENT_COLUMNS} FROM clients WHERE id = ?1"
                 ))
@@ -310,7 +314,7 @@ impl Store for SqliteStore {
     async fn find_api_key(&self, lookup: &str) -> Result<Option<ApiKey>> {
         let lookup = lookup.to_owned();
         self.pool
-            .read(move |db| {
+            .read_point(move |db| {
                 db.prepare_cached(&format!(
                     "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE lookup = ?1"
                 ))
@@ -361,7 +365,7 @@ impl Store for SqliteStore {
     async fn get_profile(&self, client: ClientId) -> Result<Option<Profile>> {
         let client = client.to_string();
         self.pool
-            .read(move |db| {
+            .read_point(move |db| {
                 db.prepare_cached(&format!(
                     "SELECT {PROFILE_COLUMNS} FROM profiles WHERE client_id = ?1"
                 ))
@@ -418,6 +422,8 @@ impl Store for SqliteStore {
                     ],
                 )
                 .map_err(db_error)?;
+                tx.execute("UPDATE clients SET company_count = company_count + 1 WHERE id = ?1", params![r.client_id])
+                    .map_err(db_error)?;
                 write_tags(tx, &company)
             })
             .await
@@ -426,7 +432,7 @@ impl Store for SqliteStore {
     async fn get_company(&self, client: ClientId, id: CompanyId) -> Result<Option<Company>> {
         let (client, id) = (client.to_string(), id.to_string());
         self.pool
-            .read(move |db| {
+            .read_point(move |db| {
                 let row = db
                     .prepare_cached(&format!(
                         "SELECT {COMPANY_COLUMNS} FROM companies c WHERE c.id = ?1 AND c.client_id = ?2"
@@ -475,6 +481,13 @@ impl Store for SqliteStore {
                         params![id, client],
                     )
                     .map_err(db_error)?;
+                if n > 0 {
+                    tx.execute(
+                        "UPDATE clients SET company_count = company_count - 1 WHERE id = ?1",
+                        params![client],
+                    )
+                    .map_err(db_error)?;
+                }
                 Ok(n > 0)
             })
             .await
@@ -489,9 +502,29 @@ impl Store for SqliteStore {
             query,
         )?;
         let q = query.clone();
+        let unfiltered = query.filter.is_none() && query.tags.is_none();
+        let client = client.to_string();
         self.pool
             .read(move |db| {
-                let (rows, total) = run_list(db, COMPANY_COLUMNS, where_, &order, &q, company_row)?;
+                let known_total = if unfiltered {
+                    db.prepare_cached("SELECT company_count FROM clients WHERE id = ?1")
+                        .map_err(db_error)?
+                        .query_row(params![client], |r| r.get::<_, i64>(0))
+                        .optional()
+                        .map_err(db_error)?
+                        .or(Some(0))
+                } else {
+                    None
+                };
+                let (rows, total) = run_list(
+                    db,
+                    COMPANY_COLUMNS,
+                    where_,
+                    &order,
+                    &q,
+                    known_total,
+                    company_row,
+                )?;
                 let mut companies = rows
                     .into_iter()
                     .map(CompanyRow::into_domain)
@@ -562,7 +595,7 @@ impl Store for SqliteStore {
     ) -> Result<Option<Connection>> {
         let (client, company, id) = (client.to_string(), company.to_string(), id.to_string());
         self.pool
-            .read(move |db| get_connection_tx(db, &client, &company, &id))
+            .read_point(move |db| get_connection_tx(db, &client, &company, &id))
             .await
     }
 
@@ -585,8 +618,15 @@ impl Store for SqliteStore {
         let q = query.clone();
         self.pool
             .read(move |db| {
-                let (rows, total) =
-                    run_list(db, CONNECTION_COLUMNS, where_, &order, &q, connection_row)?;
+                let (rows, total) = run_list(
+                    db,
+                    CONNECTION_COLUMNS,
+                    where_,
+                    &order,
+                    &q,
+                    None,
+                    connection_row,
+                )?;
                 let items = rows
                     .into_iter()
                     .map(ConnectionRow::into_domain)

@@ -204,7 +204,20 @@ async fn companies_round_trip(s: &dyn Store) {
         s.insert_connection(&conn).await.unwrap(),
         ConnectionInsert::Inserted
     );
+    let before = s
+        .list_companies(c.id, &ListQuery::default())
+        .await
+        .unwrap()
+        .total;
+    assert_eq!(before, 1);
     assert!(s.delete_company(c.id, co.id).await.unwrap());
+    assert_eq!(
+        s.list_companies(c.id, &ListQuery::default())
+            .await
+            .unwrap()
+            .total,
+        0
+    );
     assert_eq!(s.get_company(c.id, co.id).await.unwrap(), None);
     assert_eq!(s.get_connection(c.id, co.id, conn.id).await.unwrap(), None);
     assert!(!s.delete_company(c.id, co.id).await.unwrap());

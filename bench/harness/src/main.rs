@@ -1,0 +1,167 @@
+//! `finlink-bench seed`: fills a database with companies through finlink's own store.
+//! `finlink-bench baseline`: a bare axum handler doing the same SQLite point read as
+//! `GET /companies/{id}` (rusqlite on the async worker, one connection per worker
+//! thread), the baseline finlink's read figures are compared with.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use clap::{Parser, Subcommand};
+use finlink::Config;
+use finlink_domain::company::Company;
+use finlink_domain::ids::CompanyId;
+use finlink_domain::{Clock, SystemClock};
+
+#[derive(Parser)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Create a client, print its API key on stdout, insert N companies, write some ids to --ids.
+    Seed {
+        #[arg(long)]
+        companies: usize,
+        #[arg(long)]
+        ids: PathBuf,
+    },
+    /// Serve GET /companies/{id} straight from SQLite.
+    Baseline {
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long)]
+        listen: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Cmd::Seed { companies, ids } => seed(companies, ids).await,
+        Cmd::Baseline { db, listen } => baseline(db, listen).await,
+    }
+}
+
+async fn seed(n: usize, ids_file: PathBuf) -> anyhow::Result<()> {
+    // Environment (FINLINK_DATA_DIR / FINLINK_DATABASE_URL / ...) picks the engine, as for finlink.
+    let cfg = Config::load(None, &finlink::config::Overrides::default())?;
+    let store = finlink::open_store(&cfg).await?;
+    let app = finlink::build_app(
+        &cfg,
+        store.clone(),
+        Arc::new(SystemClock),
+        String::from("http://bench"),
+    )?;
+    let client = app
+        .create_client("bench")
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let key = app
+        .create_api_key(client.id, None, vec![])
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let clock = SystemClock;
+    let mut ids = Vec::new();
+    let concurrency = if cfg.database_url.is_some() { 16 } else { 1 };
+    let mut pending = futures::stream::FuturesUnordered::new();
+    use futures::StreamExt;
+    for i in 0..n {
+        let now = clock.now().plus_millis(i as i64);
+        let mut tags = BTreeMap::new();
+        tags.insert(
+            String::from("region"),
+            String::from(if i % 2 == 0 { "uk" } else { "us" }),
+        );
+        let company = Company {
+            id: CompanyId::new_v7(now),
+            client_id: client.id,
+            name: format!("Company {i:06}"),
+            description: Some(String::from("seeded for the read benchmark")),
+            tags,
+            created: now,
+            modified: now,
+            last_sync: None,
+            created_by_user_name: None,
+            products: vec![],
+            consumer_id: None,
+            connections: vec![],
+        };
+        if i % (n / 1000).max(1) == 0 {
+            ids.push(company.id.to_string());
+        }
+        let store = store.clone();
+        pending.push(async move { store.insert_company(&company).await });
+        if pending.len() >= concurrency {
+            if let Some(r) = pending.next().await {
+                r.map_err(|e| anyhow::anyhow!("{e}"))?;
+            }
+        }
+    }
+    while let Some(r) = pending.next().await {
+        r.map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    std::fs::write(&ids_file, ids.join("\n")).context("writing ids")?;
+    println!("{}", key.key);
+    std::io::stdout().flush()?;
+    Ok(())
+}
+
+thread_local! {
+    static CONN: RefCell<Option<rusqlite::Connection>> = const { RefCell::new(None) };
+}
+
+async fn baseline(db: PathBuf, listen: String) -> anyhow::Result<()> {
+    let app = Router::new()
+        .route("/companies/{id}", get(read))
+        .with_state(Arc::new(db));
+    let listener = tokio::net::TcpListener::bind(&listen).await?;
+    println!("baseline listening on http://{}", listener.local_addr()?);
+    std::io::stdout().flush()?;
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+async fn read(
+    State(db): State<Arc<PathBuf>>,
+    Path(id): Path<String>,
+) -> Result<String, StatusCode> {
+    CONN.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            let c = rusqlite::Connection::open_with_flags(
+                db.as_path(),
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+            )
+            .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?;
+            *slot = Some(c);
+        }
+        let conn = slot.as_ref().ok_or(StatusCode::INTERNAL_SERVER_ERROR)?;
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT id, name, description, tags, created FROM companies WHERE id = ?1",
+            )
+            .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?;
+        let row = stmt
+            .query_row([&id], |r| {
+                Ok(serde_json::json!({
+                    "id": r.get::<_, String>(0)?,
+                    "name": r.get::<_, String>(1)?,
+                    "description": r.get::<_, Option<String>>(2)?,
+                    "tags": r.get::<_, String>(3)?,
+                    "created": r.get::<_, i64>(4)?,
+                }))
+            })
+            .map_err(|_| StatusCode::NOT_FOUND)?;
+        Ok(row.to_string())
+    })
+}
