@@ -101,10 +101,10 @@ async fn seed(n: usize, ids_file: PathBuf) -> anyhow::Result<()> {
         }
         let store = store.clone();
         pending.push(async move { store.insert_company(&company).await });
-        if pending.len() >= concurrency {
-            if let Some(r) = pending.next().await {
-                r.map_err(|e| anyhow::anyhow!("{e}"))?;
-            }
+        if pending.len() >= concurrency
+            && let Some(r) = pending.next().await
+        {
+            r.map_err(|e| anyhow::anyhow!("{e}"))?;
         }
     }
     while let Some(r) = pending.next().await {
@@ -123,12 +123,66 @@ thread_local! {
 async fn baseline(db: PathBuf, listen: String) -> anyhow::Result<()> {
     let app = Router::new()
         .route("/companies/{id}", get(read))
+        .route("/companies", get(list))
         .with_state(Arc::new(db));
     let listener = tokio::net::TcpListener::bind(&listen).await?;
     println!("baseline listening on http://{}", listener.local_addr()?);
     std::io::stdout().flush()?;
     axum::serve(listener, app).await?;
     Ok(())
+}
+
+fn with_conn<T>(
+    db: &std::path::Path,
+    f: impl FnOnce(&rusqlite::Connection) -> Result<T, StatusCode>,
+) -> Result<T, StatusCode> {
+    CONN.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            let c = rusqlite::Connection::open_with_flags(
+                db,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+            )
+            .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?;
+            *slot = Some(c);
+        }
+        f(slot.as_ref().ok_or(StatusCode::INTERNAL_SERVER_ERROR)?)
+    })
+}
+
+/// The same page of 100 companies as JSON, read straight from SQLite (no auth, no count).
+async fn list(
+    State(db): State<Arc<PathBuf>>,
+    axum::extract::Query(q): axum::extract::Query<BTreeMap<String, String>>,
+) -> Result<String, StatusCode> {
+    let page: i64 = q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+    let size: i64 = q
+        .get("pageSize")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(100);
+    with_conn(&db, |conn| {
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT id, name, description, tags, created FROM companies \
+                 ORDER BY client_id, created, id LIMIT ?1 OFFSET ?2",
+            )
+            .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?;
+        let rows = stmt
+            .query_map([size, (page - 1) * size], |r| {
+                let tags: String = r.get(3)?;
+                Ok(serde_json::json!({
+                    "id": r.get::<_, String>(0)?,
+                    "name": r.get::<_, String>(1)?,
+                    "description": r.get::<_, Option<String>>(2)?,
+                    "tags": serde_json::from_str::<serde_json::Value>(&tags).unwrap_or_default(),
+                    "created": r.get::<_, i64>(4)?,
+                }))
+            })
+            .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?;
+        Ok(serde_json::json!({ "results": rows }).to_string())
+    })
 }
 
 async fn read(

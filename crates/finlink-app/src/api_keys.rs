@@ -13,6 +13,43 @@ use subtle::ConstantTimeEq;
 
 use crate::App;
 
+/// How long a looked-up key record is reused without asking the database again. A
+/// deleted key stops working at once in the process that deleted it, and within this
+/// window in other processes sharing the database. The presented key is still hashed
+/// and compared on every request; only the lookup is saved.
+pub const KEY_CACHE_MS: i64 = 2_000;
+const KEY_CACHE_MAX: usize = 10_000;
+
+/// Recently looked-up key records, by lookup prefix.
+#[derive(Default)]
+pub(crate) struct KeyCache {
+    entries:
+        std::sync::Mutex<std::collections::HashMap<String, (ApiKey, finlink_domain::Timestamp)>>,
+}
+
+impl KeyCache {
+    fn get(&self, lookup: &str, now: finlink_domain::Timestamp) -> Option<ApiKey> {
+        let map = self.entries.lock().ok()?;
+        let (key, at) = map.get(lookup)?;
+        (now.as_millis().saturating_sub(at.as_millis()) < KEY_CACHE_MS).then(|| key.clone())
+    }
+
+    fn put(&self, key: ApiKey, now: finlink_domain::Timestamp) {
+        if let Ok(mut map) = self.entries.lock() {
+            if map.len() >= KEY_CACHE_MAX {
+                map.clear();
+            }
+            map.insert(key.lookup.clone(), (key, now));
+        }
+    }
+
+    fn forget(&self, id: ApiKeyId) {
+        if let Ok(mut map) = self.entries.lock() {
+            map.retain(|_, (k, _)| k.id != id);
+        }
+    }
+}
+
 const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 /// A newly created key: the record and the key itself, which exists only here.
@@ -105,8 +142,16 @@ impl App {
             return Err(unauthorized());
         }
         let lookup = presented.get(..LOOKUP_LEN).unwrap_or_default();
-        let Some(stored) = self.store.find_api_key(lookup).await? else {
-            return Err(unauthorized());
+        let now = self.clock.now();
+        let stored = match self.key_cache.get(lookup, now) {
+            Some(k) => k,
+            None => {
+                let Some(k) = self.store.find_api_key(lookup).await? else {
+                    return Err(unauthorized());
+                };
+                self.key_cache.put(k.clone(), now);
+                k
+            }
         };
         if bool::from(stored.hash.ct_eq(&hash(presented))) {
             Ok(stored)
@@ -122,6 +167,7 @@ impl App {
     /// Deletes a key (any key, including the one making the request, as Codat's API allows;
     /// `finlink keys create` makes a new one if the last is gone).
     pub async fn delete_api_key(&self, client: ClientId, id: ApiKeyId) -> Result<()> {
+        self.key_cache.forget(id);
         if self.store.delete_api_key(client, id).await? {
             Ok(())
         } else {

@@ -34,6 +34,7 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     pub catalog: Arc<Catalog>,
     pub settings: Arc<AppSettings>,
+    pub(crate) key_cache: Arc<api_keys::KeyCache>,
 }
 
 impl std::fmt::Debug for App {
@@ -61,6 +62,7 @@ impl App {
             clock,
             catalog,
             settings: Arc::new(settings),
+            key_cache: Arc::default(),
         }
     }
 

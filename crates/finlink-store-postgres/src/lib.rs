@@ -159,22 +159,35 @@ fn company_row(r: &PgRow) -> Result<CompanyRow> {
     })
 }
 
+/// Adds $1 to one random shard of client $2's company count.
+const COUNT_ADD: &str = "INSERT INTO company_counts (client_id, shard, n) \
+     VALUES ($2, floor(random() * 16)::SMALLINT, $1) \
+     ON CONFLICT (client_id, shard) DO UPDATE SET n = company_counts.n + excluded.n";
+
+/// How many columns `COMPANY_COLUMNS` selects (where joined connection columns start).
+const COMPANY_FIELDS: usize = 11;
+
 fn connection_row(r: &PgRow) -> Result<ConnectionRow> {
+    connection_row_at(r, 0)
+}
+
+/// Reads a connection from columns starting at `at`.
+fn connection_row_at(r: &PgRow, at: usize) -> Result<ConnectionRow> {
     Ok(ConnectionRow {
-        id: get(r, 0)?,
-        client_id: get(r, 1)?,
-        company_id: get(r, 2)?,
-        integration_key: get(r, 3)?,
-        integration_id: get(r, 4)?,
-        source_id: get(r, 5)?,
-        source_type: get(r, 6)?,
-        platform_name: get(r, 7)?,
-        status: get(r, 8)?,
-        created: get(r, 9)?,
-        modified: get(r, 10)?,
-        last_sync: get(r, 11)?,
-        errors: get(r, 12)?,
-        connection_info: get(r, 13)?,
+        id: get(r, at)?,
+        client_id: get(r, at + 1)?,
+        company_id: get(r, at + 2)?,
+        integration_key: get(r, at + 3)?,
+        integration_id: get(r, at + 4)?,
+        source_id: get(r, at + 5)?,
+        source_type: get(r, at + 6)?,
+        platform_name: get(r, at + 7)?,
+        status: get(r, at + 8)?,
+        created: get(r, at + 9)?,
+        modified: get(r, at + 10)?,
+        last_sync: get(r, at + 11)?,
+        errors: get(r, at + 12)?,
+        connection_info: get(r, at + 13)?,
     })
 }
 
@@ -492,7 +505,8 @@ impl Store for PostgresStore {
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
-        sqlx::query("UPDATE clients SET company_count = company_count + 1 WHERE id = $1")
+        sqlx::query(COUNT_ADD)
+            .bind(1i64)
             .bind(&r.client_id)
             .execute(&mut *tx)
             .await
@@ -502,18 +516,32 @@ impl Store for PostgresStore {
     }
 
     async fn get_company(&self, client: ClientId, id: CompanyId) -> Result<Option<Company>> {
-        let id = id.to_string();
-        let row = sqlx::query(&format!(
-            "SELECT {COMPANY_COLUMNS} FROM companies c WHERE c.id = $1 AND c.client_id = $2"
+        // One round trip: the company joined with its connections (one row per connection,
+        // or one row with NULL connection columns).
+        let rows = sqlx::query(&format!(
+            "SELECT {COMPANY_COLUMNS}, {CONNECTION_COLUMNS} FROM companies c \
+             LEFT JOIN connections dc ON dc.company_id = c.id \
+             WHERE c.id = $1 AND c.client_id = $2 ORDER BY dc.created, dc.id"
         ))
-        .bind(&id)
+        .bind(id.to_string())
         .bind(client.to_string())
-        .fetch_optional(&self.pool)
+        .fetch_all(&self.pool)
         .await
         .map_err(db_error)?;
-        let Some(row) = row else { return Ok(None) };
-        let mut company = company_row(&row)?.into_domain()?;
-        company.connections = self.connections_of(&[id]).await?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let mut company = company_row(first)?.into_domain()?;
+        for r in &rows {
+            if r.try_get::<Option<String>, _>(COMPANY_FIELDS)
+                .map_err(db_error)?
+                .is_some()
+            {
+                company
+                    .connections
+                    .push(connection_row_at(r, COMPANY_FIELDS)?.into_domain()?);
+            }
+        }
         Ok(Some(company))
     }
 
@@ -555,7 +583,8 @@ impl Store for PostgresStore {
             .map_err(db_error)?
             .rows_affected();
         if n > 0 {
-            sqlx::query("UPDATE clients SET company_count = company_count - 1 WHERE id = $1")
+            sqlx::query(COUNT_ADD)
+                .bind(-1i64)
                 .bind(client.to_string())
                 .execute(&mut *tx)
                 .await
@@ -574,14 +603,16 @@ impl Store for PostgresStore {
             query,
         )?;
         let known_total = if query.filter.is_none() && query.tags.is_none() {
-            let n: Option<i64> = sqlx::query("SELECT company_count FROM clients WHERE id = $1")
-                .bind(client.to_string())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db_error)?
-                .map(|r| r.try_get(0))
-                .transpose()
-                .map_err(db_error)?;
+            let n: Option<i64> =
+                sqlx::query("SELECT SUM(n)::BIGINT FROM company_counts WHERE client_id = $1")
+                    .bind(client.to_string())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_error)?
+                    .map(|r| r.try_get::<Option<i64>, _>(0))
+                    .transpose()
+                    .map_err(db_error)?
+                    .flatten();
             Some(n.unwrap_or(0))
         } else {
             None

@@ -117,6 +117,20 @@ impl Pool {
         out
     }
 
+    /// A list read: on the calling thread when it is a plain indexed page (`cheap`),
+    /// on the blocking pool when a filter may make it scan.
+    pub async fn read_list<T, F>(&self, cheap: bool, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        if cheap {
+            self.read_point(f).await
+        } else {
+            self.read(f).await
+        }
+    }
+
     /// Runs `f` on a read-only connection on the blocking pool (for reads that may scan).
     pub async fn read<T, F>(&self, f: F) -> Result<T>
     where

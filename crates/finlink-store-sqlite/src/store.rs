@@ -505,7 +505,7 @@ impl Store for SqliteStore {
         let unfiltered = query.filter.is_none() && query.tags.is_none();
         let client = client.to_string();
         self.pool
-            .read(move |db| {
+            .read_list(unfiltered, move |db| {
                 let known_total = if unfiltered {
                     db.prepare_cached("SELECT company_count FROM clients WHERE id = ?1")
                         .map_err(db_error)?
