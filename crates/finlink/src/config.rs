@@ -188,3 +188,97 @@ impl Config {
             .collect()
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closure signature
+mod tests {
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    #[test]
+    fn layers_file_env_secret_files_and_flags() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "finlink.toml",
+                r#"
+                listen = "0.0.0.0:9000"
+                public_url = "https://finlink.example.com"
+                [integrations.gbol]
+                client_id = "from-file"
+                [integrations.qhyg]
+                client_id = "qb"
+                client_secret_file = "qb.secret"
+                "#,
+            )?;
+            jail.create_file("qb.secret", "qb-secret\n")?;
+            jail.create_file("xero.secret", "xero-secret\n")?;
+            jail.set_env(
+                "FINLINK_INTEGRATIONS__GBOL__CLIENT_SECRET_FILE",
+                "xero.secret",
+            );
+            jail.set_env("FINLINK_LOG", "warn");
+            jail.set_env("FINLINK_SANDBOX__ENABLED", "false");
+            let flags = Overrides {
+                listen: Some("127.0.0.1:7000".into()),
+                database_url: None,
+            };
+            let cfg =
+                Config::load(Some(Path::new("finlink.toml")), &flags).map_err(|e| e.to_string())?;
+            assert_eq!(cfg.listen, "127.0.0.1:7000");
+            assert_eq!(
+                cfg.public_url.as_deref(),
+                Some("https://finlink.example.com")
+            );
+            assert_eq!(cfg.log, "warn");
+            assert!(!cfg.sandbox.enabled);
+            let gbol = &cfg.integrations["gbol"];
+            assert_eq!(gbol.client_id.as_deref(), Some("from-file"));
+            assert_eq!(
+                gbol.client_secret
+                    .as_ref()
+                    .map(|s| s.expose_secret().to_owned())
+                    .as_deref(),
+                Some("xero-secret")
+            );
+            let qhyg = &cfg.integrations["qhyg"];
+            assert_eq!(
+                qhyg.client_secret
+                    .as_ref()
+                    .map(|s| s.expose_secret().to_owned())
+                    .as_deref(),
+                Some("qb-secret")
+            );
+            assert_eq!(
+                cfg.configured_integrations()
+                    .into_iter()
+                    .collect::<Vec<_>>(),
+                vec!["gbol".to_string(), "qhyg".to_string()]
+            );
+            // secrets never show in Debug output
+            assert!(!format!("{cfg:?}").contains("xero-secret"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn rejects_what_cannot_work() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("FINLINK_DATABASE_URL", "mysql://x");
+            assert!(Config::load(None, &Overrides::default()).is_err());
+            jail.set_env("FINLINK_DATABASE_URL", "postgres://x/db");
+            jail.set_env("FINLINK_PUBLIC_URL", "finlink.example.com");
+            let e = Config::load(None, &Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("public_url"), "{e}");
+            jail.set_env("FINLINK_PUBLIC_URL", "https://ok.example");
+            jail.create_file("bad.toml", "[integrations.quickbooks]\nclient_id = \"x\"\n")?;
+            let e = Config::load(Some(Path::new("bad.toml")), &Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("four-letter"), "{e}");
+            Ok(())
+        });
+    }
+}

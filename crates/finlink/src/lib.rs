@@ -65,6 +65,19 @@ pub fn build_app(
     public_url: String,
 ) -> anyhow::Result<App> {
     let catalog = Catalog::built_in().context("the built-in integration catalog is broken")?;
+    for key in cfg.integrations.keys() {
+        if catalog.get(key).is_none() {
+            let hint = catalog
+                .all()
+                .iter()
+                .find(|i| i.slug == *key || i.name.eq_ignore_ascii_case(key))
+                .map(|i| format!(" ({} is [integrations.{}])", i.name, i.key))
+                .unwrap_or_default();
+            anyhow::bail!(
+                "[integrations.{key}] in the configuration names no known integration{hint}; GET /integrations lists the keys"
+            );
+        }
+    }
     let settings = AppSettings {
         public_url,
         configured_integrations: cfg.configured_integrations(),
