@@ -6,6 +6,7 @@ pub mod client;
 pub mod clock;
 pub mod company;
 pub mod connection;
+pub mod credentials;
 pub mod error;
 pub mod ids;
 pub mod integration;

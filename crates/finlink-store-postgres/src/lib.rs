@@ -10,14 +10,18 @@ use finlink_domain::api_key::ApiKey;
 use finlink_domain::client::Client;
 use finlink_domain::company::Company;
 use finlink_domain::connection::{Connection, ConnectionStatus, SourceType};
+use finlink_domain::credentials::{AuditEntry, SealedCredentials};
 use finlink_domain::ids::{ApiKeyId, ClientId, CompanyId, ConnectionId};
 use finlink_domain::paging::Page;
+use finlink_domain::paging::PageRequest;
 use finlink_domain::profile::Profile;
 use finlink_domain::{Error, Result, Timestamp};
+use finlink_store::ConnectionUpdate;
 use finlink_store::rows::{
     API_KEY_COLUMNS, ApiKeyRow, CLIENT_COLUMNS, COMPANY_COLUMNS, CONNECTION_COLUMNS, ClientRow,
     CompanyRow, ConnectionRow, PROFILE_COLUMNS, ProfileRow, attach_connections,
 };
+use finlink_store::rows::{AUDIT_COLUMNS, AuditRow, CREDENTIAL_COLUMNS, CredentialsRow};
 use finlink_store::sql::{self, Dialect, Param, SqlBuilder};
 use finlink_store::{ApiKeyInsert, ConnectionInsert, ListQuery, Store};
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
@@ -157,6 +161,57 @@ fn company_row(r: &PgRow) -> Result<CompanyRow> {
         products: get(r, 9)?,
         consumer_id: get(r, 10)?,
     })
+}
+
+fn credentials_row(r: &PgRow) -> Result<CredentialsRow> {
+    Ok(CredentialsRow {
+        client_id: get(r, 0)?,
+        company_id: get(r, 1)?,
+        connection_id: get(r, 2)?,
+        auth_type: get(r, 3)?,
+        key_id: get(r, 4)?,
+        sealed: get(r, 5)?,
+        token_type: get(r, 6)?,
+        scopes: get(r, 7)?,
+        expires_at: get(r, 8)?,
+        issued_at: get(r, 9)?,
+        needs_refresh: get(r, 10)?,
+        version: get(r, 11)?,
+        updated: get(r, 12)?,
+    })
+}
+
+fn audit_row(r: &PgRow) -> Result<AuditRow> {
+    Ok(AuditRow {
+        id: get(r, 0)?,
+        client_id: get(r, 1)?,
+        actor: get(r, 2)?,
+        action: get(r, 3)?,
+        company_id: get(r, 4)?,
+        connection_id: get(r, 5)?,
+        outcome: get(r, 6)?,
+        detail: get(r, 7)?,
+        at: get(r, 8)?,
+    })
+}
+
+async fn insert_audit_on<'e, E: sqlx::PgExecutor<'e>>(ex: E, a: &AuditRow) -> Result<()> {
+    sqlx::query(&format!(
+        "INSERT INTO audit ({AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+    ))
+    .bind(&a.id)
+    .bind(&a.client_id)
+    .bind(&a.actor)
+    .bind(&a.action)
+    .bind(&a.company_id)
+    .bind(&a.connection_id)
+    .bind(&a.outcome)
+    .bind(&a.detail)
+    .bind(a.at)
+    .execute(ex)
+    .await
+    .map_err(db_error)?;
+    Ok(())
 }
 
 /// Adds $1 to one random shard of client $2's company count.
@@ -780,5 +835,173 @@ impl Store for PostgresStore {
         .map_err(db_error)?
         .rows_affected();
         Ok(n > 0)
+    }
+
+    async fn store_credentials(
+        &self,
+        credentials: &SealedCredentials,
+        update: &ConnectionUpdate,
+        audit: &AuditEntry,
+    ) -> Result<Option<Connection>> {
+        let r = CredentialsRow::from_domain(credentials);
+        let a = AuditRow::from_domain(audit);
+        let info = update
+            .connection_info
+            .as_ref()
+            .map(|m| serde_json::to_string(m).unwrap_or_default());
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let updated = sqlx::query(&format!(
+            "UPDATE connections dc SET status = $4, modified = $5, connection_info = COALESCE($6, dc.connection_info) \
+             WHERE dc.id = $1 AND dc.client_id = $2 AND dc.company_id = $3 RETURNING {CONNECTION_COLUMNS}"
+        ))
+        .bind(&r.connection_id)
+        .bind(&r.client_id)
+        .bind(&r.company_id)
+        .bind(update.status.as_str())
+        .bind(update.at.as_millis())
+        .bind(info)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        let Some(row) = updated else { return Ok(None) };
+        let connection = connection_row(&row)?.into_domain()?;
+        sqlx::query(&format!(
+            "INSERT INTO credentials ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1, $12) \
+             ON CONFLICT (connection_id) DO UPDATE SET auth_type = excluded.auth_type, key_id = excluded.key_id, \
+             sealed = excluded.sealed, token_type = excluded.token_type, scopes = excluded.scopes, \
+             expires_at = excluded.expires_at, issued_at = excluded.issued_at, \
+             needs_refresh = excluded.needs_refresh, version = credentials.version + 1, updated = excluded.updated",
+            CREDENTIAL_COLUMNS.replace("cr.", "")
+        ))
+        .bind(&r.client_id)
+        .bind(&r.company_id)
+        .bind(&r.connection_id)
+        .bind(&r.auth_type)
+        .bind(&r.key_id)
+        .bind(&r.sealed)
+        .bind(&r.token_type)
+        .bind(&r.scopes)
+        .bind(r.expires_at)
+        .bind(r.issued_at)
+        .bind(r.needs_refresh)
+        .bind(r.updated)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        insert_audit_on(&mut *tx, &a).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(Some(connection))
+    }
+
+    async fn get_credentials(
+        &self,
+        client: ClientId,
+        connection: ConnectionId,
+    ) -> Result<Option<SealedCredentials>> {
+        sqlx::query(&format!(
+            "SELECT {CREDENTIAL_COLUMNS} FROM credentials cr WHERE cr.connection_id = $1 AND cr.client_id = $2"
+        ))
+        .bind(connection.to_string())
+        .bind(client.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?
+        .map(|r| credentials_row(&r)?.into_domain())
+        .transpose()
+    }
+
+    async fn swap_credentials(
+        &self,
+        credentials: &SealedCredentials,
+        expected_version: i64,
+    ) -> Result<bool> {
+        let r = CredentialsRow::from_domain(credentials);
+        let n = sqlx::query(
+            "UPDATE credentials SET key_id = $3, sealed = $4, token_type = $5, scopes = $6, expires_at = $7, \
+             issued_at = $8, needs_refresh = $9, version = version + 1, updated = $10 \
+             WHERE connection_id = $1 AND client_id = $2 AND version = $11",
+        )
+        .bind(&r.connection_id)
+        .bind(&r.client_id)
+        .bind(&r.key_id)
+        .bind(&r.sealed)
+        .bind(&r.token_type)
+        .bind(&r.scopes)
+        .bind(r.expires_at)
+        .bind(r.issued_at)
+        .bind(r.needs_refresh)
+        .bind(r.updated)
+        .bind(expected_version)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn credential_key_counts(&self) -> Result<Vec<(String, u64)>> {
+        let rows =
+            sqlx::query("SELECT key_id, COUNT(*) FROM credentials GROUP BY key_id ORDER BY key_id")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    get::<String>(r, 0)?,
+                    u64::try_from(get::<i64>(r, 1)?).unwrap_or(0),
+                ))
+            })
+            .collect()
+    }
+
+    async fn credentials_not_under(
+        &self,
+        active_key: &str,
+        limit: u32,
+    ) -> Result<Vec<SealedCredentials>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {CREDENTIAL_COLUMNS} FROM credentials cr WHERE cr.key_id <> $1 ORDER BY cr.connection_id LIMIT $2"
+        ))
+        .bind(active_key)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        rows.iter()
+            .map(|r| credentials_row(r)?.into_domain())
+            .collect()
+    }
+
+    async fn insert_audit(&self, entry: &AuditEntry) -> Result<()> {
+        insert_audit_on(&self.pool, &AuditRow::from_domain(entry)).await
+    }
+
+    async fn list_audit(&self, client: ClientId, page: PageRequest) -> Result<Page<AuditEntry>> {
+        let total: i64 = sqlx::query("SELECT COUNT(*) FROM audit WHERE client_id = $1")
+            .bind(client.to_string())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_error)?
+            .try_get(0)
+            .map_err(db_error)?;
+        let rows = sqlx::query(&format!(
+            "SELECT {AUDIT_COLUMNS} FROM audit WHERE client_id = $1 ORDER BY at DESC, id DESC LIMIT $2 OFFSET $3"
+        ))
+        .bind(client.to_string())
+        .bind(page.limit() as i64)
+        .bind(page.offset() as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        let items = rows
+            .iter()
+            .map(|r| audit_row(r)?.into_domain())
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page {
+            items,
+            total: u64::try_from(total).unwrap_or(0),
+            request: page,
+        })
     }
 }

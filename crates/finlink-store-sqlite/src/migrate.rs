@@ -5,10 +5,16 @@
 use rusqlite::Connection;
 
 /// The migrations, in order. Never edit one that has shipped: add a new one.
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_foundation",
-    include_str!("../migrations/0001_foundation.sql"),
-)];
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_foundation",
+        include_str!("../migrations/0001_foundation.sql"),
+    ),
+    (
+        "0002_credentials_audit",
+        include_str!("../migrations/0002_credentials_audit.sql"),
+    ),
+];
 
 pub fn run(conn: &mut Connection) -> rusqlite::Result<()> {
     let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;

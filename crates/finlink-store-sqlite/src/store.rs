@@ -5,14 +5,18 @@ use finlink_domain::api_key::ApiKey;
 use finlink_domain::client::Client;
 use finlink_domain::company::Company;
 use finlink_domain::connection::{Connection, ConnectionStatus, SourceType};
+use finlink_domain::credentials::{AuditEntry, SealedCredentials};
 use finlink_domain::ids::{ApiKeyId, ClientId, CompanyId, ConnectionId};
 use finlink_domain::paging::Page;
+use finlink_domain::paging::PageRequest;
 use finlink_domain::profile::Profile;
 use finlink_domain::{Error, Result, Timestamp};
+use finlink_store::ConnectionUpdate;
 use finlink_store::rows::{
     API_KEY_COLUMNS, ApiKeyRow, CLIENT_COLUMNS, COMPANY_COLUMNS, CONNECTION_COLUMNS, ClientRow,
     CompanyRow, ConnectionRow, PROFILE_COLUMNS, ProfileRow, attach_connections,
 };
+use finlink_store::rows::{AUDIT_COLUMNS, AuditRow, CREDENTIAL_COLUMNS, CredentialsRow};
 use finlink_store::sql::{self, Dialect, Param, SqlBuilder};
 use finlink_store::{ApiKeyInsert, ConnectionInsert, ListQuery, Store};
 use rusqlite::types::Value;
@@ -209,6 +213,44 @@ fn run_list<T>(
         .collect::<rusqlite::Result<Vec<_>>>()
         .map_err(db_error)?;
     Ok((rows, u64::try_from(total).unwrap_or(0)))
+}
+
+fn credentials_row(r: &Row<'_>) -> rusqlite::Result<CredentialsRow> {
+    Ok(CredentialsRow {
+        client_id: r.get(0)?,
+        company_id: r.get(1)?,
+        connection_id: r.get(2)?,
+        auth_type: r.get(3)?,
+        key_id: r.get(4)?,
+        sealed: r.get(5)?,
+        token_type: r.get(6)?,
+        scopes: r.get(7)?,
+        expires_at: r.get(8)?,
+        issued_at: r.get(9)?,
+        needs_refresh: r.get(10)?,
+        version: r.get(11)?,
+        updated: r.get(12)?,
+    })
+}
+
+fn insert_audit_tx(db: &Db, a: &AuditRow) -> Result<()> {
+    db.prepare_cached(&format!(
+        "INSERT INTO audit ({AUDIT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+    ))
+    .map_err(db_error)?
+    .execute(params![
+        a.id,
+        a.client_id,
+        a.actor,
+        a.action,
+        a.company_id,
+        a.connection_id,
+        a.outcome,
+        a.detail,
+        a.at
+    ])
+    .map_err(db_error)?;
+    Ok(())
 }
 
 fn get_connection_tx(db: &Db, client: &str, company: &str, id: &str) -> Result<Option<Connection>> {
@@ -681,6 +723,184 @@ impl Store for SqliteStore {
                     )
                     .map_err(db_error)?;
                 Ok(n > 0)
+            })
+            .await
+    }
+
+    async fn store_credentials(
+        &self,
+        credentials: &SealedCredentials,
+        update: &ConnectionUpdate,
+        audit: &AuditEntry,
+    ) -> Result<Option<Connection>> {
+        let r = CredentialsRow::from_domain(credentials);
+        let a = AuditRow::from_domain(audit);
+        let status = update.status.as_str();
+        let info = update
+            .connection_info
+            .as_ref()
+            .map(|m| serde_json::to_string(m).unwrap_or_default());
+        let at = update.at.as_millis();
+        self.pool
+            .write(move |tx| {
+                let n = tx
+                    .execute(
+                        "UPDATE connections SET status = ?4, modified = ?5, connection_info = COALESCE(?6, connection_info) \
+                         WHERE id = ?1 AND client_id = ?2 AND company_id = ?3",
+                        params![r.connection_id, r.client_id, r.company_id, status, at, info],
+                    )
+                    .map_err(db_error)?;
+                if n == 0 {
+                    return Ok(None);
+                }
+                tx.execute(
+                    &format!(
+                        "INSERT INTO credentials ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 1, ?12) \
+                         ON CONFLICT (connection_id) DO UPDATE SET auth_type = excluded.auth_type, key_id = excluded.key_id, \
+                         sealed = excluded.sealed, token_type = excluded.token_type, scopes = excluded.scopes, \
+                         expires_at = excluded.expires_at, issued_at = excluded.issued_at, \
+                         needs_refresh = excluded.needs_refresh, version = credentials.version + 1, updated = excluded.updated",
+                        CREDENTIAL_COLUMNS.replace("cr.", "")
+                    ),
+                    params![
+                        r.client_id, r.company_id, r.connection_id, r.auth_type, r.key_id, r.sealed, r.token_type,
+                        r.scopes, r.expires_at, r.issued_at, r.needs_refresh, r.updated
+                    ],
+                )
+                .map_err(db_error)?;
+                insert_audit_tx(tx, &a)?;
+                get_connection_tx(tx, &r.client_id, &r.company_id, &r.connection_id)
+            })
+            .await
+    }
+
+    async fn get_credentials(
+        &self,
+        client: ClientId,
+        connection: ConnectionId,
+    ) -> Result<Option<SealedCredentials>> {
+        let (client, connection) = (client.to_string(), connection.to_string());
+        self.pool
+            .read_point(move |db| {
+                db.prepare_cached(&format!(
+                    "SELECT {CREDENTIAL_COLUMNS} FROM credentials cr WHERE cr.connection_id = ?1 AND cr.client_id = ?2"
+                ))
+                .map_err(db_error)?
+                .query_row(params![connection, client], credentials_row)
+                .optional()
+                .map_err(db_error)?
+                .map(CredentialsRow::into_domain)
+                .transpose()
+            })
+            .await
+    }
+
+    async fn swap_credentials(
+        &self,
+        credentials: &SealedCredentials,
+        expected_version: i64,
+    ) -> Result<bool> {
+        let r = CredentialsRow::from_domain(credentials);
+        self.pool
+            .write(move |tx| {
+                let n = tx
+                    .execute(
+                        "UPDATE credentials SET key_id = ?3, sealed = ?4, token_type = ?5, scopes = ?6, expires_at = ?7, \
+                         issued_at = ?8, needs_refresh = ?9, version = version + 1, updated = ?10 \
+                         WHERE connection_id = ?1 AND client_id = ?2 AND version = ?11",
+                        params![
+                            r.connection_id, r.client_id, r.key_id, r.sealed, r.token_type, r.scopes, r.expires_at,
+                            r.issued_at, r.needs_refresh, r.updated, expected_version
+                        ],
+                    )
+                    .map_err(db_error)?;
+                Ok(n == 1)
+            })
+            .await
+    }
+
+    async fn credential_key_counts(&self) -> Result<Vec<(String, u64)>> {
+        self.pool
+            .read(|db| {
+                let mut stmt = db
+                    .prepare_cached(
+                        "SELECT key_id, COUNT(*) FROM credentials GROUP BY key_id ORDER BY key_id",
+                    )
+                    .map_err(db_error)?;
+                let rows = stmt
+                    .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+                    .map_err(db_error)?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                    .map_err(db_error)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(k, n)| (k, u64::try_from(n).unwrap_or(0)))
+                    .collect())
+            })
+            .await
+    }
+
+    async fn credentials_not_under(
+        &self,
+        active_key: &str,
+        limit: u32,
+    ) -> Result<Vec<SealedCredentials>> {
+        let active_key = active_key.to_owned();
+        self.pool
+            .read(move |db| {
+                let mut stmt = db
+                    .prepare_cached(&format!(
+                        "SELECT {CREDENTIAL_COLUMNS} FROM credentials cr WHERE cr.key_id <> ?1 ORDER BY cr.connection_id LIMIT ?2"
+                    ))
+                    .map_err(db_error)?;
+                let rows = stmt
+                    .query_map(params![active_key, limit], credentials_row)
+                    .map_err(db_error)?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                    .map_err(db_error)?;
+                rows.into_iter().map(CredentialsRow::into_domain).collect()
+            })
+            .await
+    }
+
+    async fn insert_audit(&self, entry: &AuditEntry) -> Result<()> {
+        let a = AuditRow::from_domain(entry);
+        self.pool.write(move |tx| insert_audit_tx(tx, &a)).await
+    }
+
+    async fn list_audit(&self, client: ClientId, page: PageRequest) -> Result<Page<AuditEntry>> {
+        let client = client.to_string();
+        self.pool
+            .read(move |db| {
+                let total: i64 = db
+                    .prepare_cached("SELECT COUNT(*) FROM audit WHERE client_id = ?1")
+                    .map_err(db_error)?
+                    .query_row(params![client], |r| r.get(0))
+                    .map_err(db_error)?;
+                let mut stmt = db
+                    .prepare_cached(&format!(
+                        "SELECT {AUDIT_COLUMNS} FROM audit WHERE client_id = ?1 ORDER BY at DESC, id DESC LIMIT ?2 OFFSET ?3"
+                    ))
+                    .map_err(db_error)?;
+                let rows = stmt
+                    .query_map(params![client, page.limit() as i64, page.offset() as i64], |r| {
+                        Ok(AuditRow {
+                            id: r.get(0)?,
+                            client_id: r.get(1)?,
+                            actor: r.get(2)?,
+                            action: r.get(3)?,
+                            company_id: r.get(4)?,
+                            connection_id: r.get(5)?,
+                            outcome: r.get(6)?,
+                            detail: r.get(7)?,
+                            at: r.get(8)?,
+                        })
+                    })
+                    .map_err(db_error)?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                    .map_err(db_error)?;
+                let items = rows.into_iter().map(AuditRow::into_domain).collect::<Result<Vec<_>>>()?;
+                Ok(Page { items, total: u64::try_from(total).unwrap_or(0), request: page })
             })
             .await
     }

@@ -18,7 +18,9 @@ use finlink_domain::profile::Profile;
 use finlink_domain::query::{parse, parse_order_by};
 use finlink_domain::{Error, Timestamp};
 
-use crate::{ApiKeyInsert, ConnectionInsert, ListQuery, Store};
+use crate::{ApiKeyInsert, ConnectionInsert, ConnectionUpdate, ListQuery, Store};
+use finlink_domain::credentials::{AuditEntry, SealedCredentials};
+use finlink_domain::integration::AuthType;
 
 const T0: i64 = 1_764_000_000_000;
 
@@ -108,6 +110,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
     connections(s).await;
     tenant_isolation(s).await;
     timestamps_are_identical(s).await;
+    credentials_and_audit(s).await;
 }
 
 async fn clients_and_profiles(s: &dyn Store) {
@@ -557,4 +560,181 @@ async fn timestamps_are_identical(s: &dyn Store) {
     let got = s.get_company(c.id, co.id).await.unwrap().unwrap();
     assert_eq!(got.created.to_rfc3339(), "2009-02-13T23:31:30.123Z");
     assert_eq!(got.last_sync, co.last_sync);
+}
+
+fn audit(c: &Connection, action: &str, at: i64) -> AuditEntry {
+    AuditEntry {
+        id: uuid::Uuid::now_v7(),
+        client_id: c.client_id,
+        actor: "cli".into(),
+        action: action.into(),
+        company_id: Some(c.company_id),
+        connection_id: Some(c.id),
+        outcome: "success".into(),
+        detail: Some("test".into()),
+        at: ts(at),
+    }
+}
+
+async fn credentials_and_audit(s: &dyn Store) {
+    let c = new_client(s, "Credentials", 5000).await;
+    let co = company(c.id, "Cred Co", 5001, &[]);
+    s.insert_company(&co).await.unwrap();
+    let conn = connection(&co, "mqjo", SourceType::Accounting, 5002);
+    s.insert_connection(&conn).await.unwrap();
+    let creds = SealedCredentials {
+        client_id: c.id,
+        company_id: co.id,
+        connection_id: conn.id,
+        auth_type: AuthType::Oauth2,
+        key_id: "keyA".into(),
+        sealed: vec![1, 2, 3, 0, 255],
+        token_type: Some("Bearer".into()),
+        scopes: vec!["accounting.read".into()],
+        expires_at: Some(ts(9000)),
+        issued_at: Some(ts(5000)),
+        needs_refresh: false,
+        version: 0,
+        updated: ts(5003),
+    };
+    let info = serde_json::json!({"tenantId": "t-9"})
+        .as_object()
+        .unwrap()
+        .clone();
+    let update = ConnectionUpdate {
+        status: ConnectionStatus::Linked,
+        connection_info: Some(info.clone()),
+        at: ts(5003),
+    };
+    let linked = s
+        .store_credentials(&creds, &update, &audit(&conn, "connection.migrate", 5003))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(linked.status, ConnectionStatus::Linked);
+    assert_eq!(linked.connection_info, Some(info));
+    let got = s.get_credentials(c.id, conn.id).await.unwrap().unwrap();
+    assert_eq!(
+        got,
+        SealedCredentials {
+            version: 1,
+            ..creds.clone()
+        }
+    );
+
+    // a re-migration replaces the credentials and bumps the version
+    let again = SealedCredentials {
+        sealed: vec![9; 40],
+        key_id: "keyB".into(),
+        expires_at: None,
+        needs_refresh: true,
+        ..creds.clone()
+    };
+    s.store_credentials(
+        &again,
+        &ConnectionUpdate {
+            connection_info: None,
+            ..update.clone()
+        },
+        &audit(&conn, "connection.migrate", 5004),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let got = s.get_credentials(c.id, conn.id).await.unwrap().unwrap();
+    assert_eq!(got.version, 2);
+    assert_eq!(got.sealed, vec![9; 40]);
+    assert!(got.needs_refresh);
+    assert_eq!(
+        s.get_connection(c.id, co.id, conn.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .connection_info
+            .unwrap()["tenantId"],
+        "t-9"
+    );
+
+    // compare-and-swap: only one of two writers holding version 2 wins
+    let w1 = SealedCredentials {
+        sealed: vec![1; 10],
+        ..got.clone()
+    };
+    let w2 = SealedCredentials {
+        sealed: vec![2; 10],
+        ..got.clone()
+    };
+    assert!(s.swap_credentials(&w1, 2).await.unwrap());
+    assert!(!s.swap_credentials(&w2, 2).await.unwrap());
+    let now = s.get_credentials(c.id, conn.id).await.unwrap().unwrap();
+    assert_eq!(now.sealed, vec![1; 10]);
+    assert_eq!(now.version, 3);
+
+    // key bookkeeping for rotation
+    let counts = s.credential_key_counts().await.unwrap();
+    assert!(
+        counts.iter().any(|(k, n)| k == "keyB" && *n >= 1),
+        "{counts:?}"
+    );
+    let old = s.credentials_not_under("keyZ", 1000).await.unwrap();
+    assert!(old.iter().any(|x| x.connection_id == conn.id));
+    assert!(
+        s.credentials_not_under("keyB", 1000)
+            .await
+            .unwrap()
+            .iter()
+            .all(|x| x.key_id != "keyB")
+    );
+
+    // scoped by client; a missing connection changes nothing
+    let other = new_client(s, "Credentials B", 5005).await;
+    assert_eq!(s.get_credentials(other.id, conn.id).await.unwrap(), None);
+    let foreign = SealedCredentials {
+        client_id: other.id,
+        ..creds.clone()
+    };
+    assert_eq!(
+        s.store_credentials(&foreign, &update, &audit(&conn, "x", 5006))
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(!s.swap_credentials(&foreign, 3).await.unwrap());
+    assert_eq!(
+        s.get_credentials(c.id, conn.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        3
+    );
+
+    // the audit log: newest first, per client, only the committed entries
+    s.insert_audit(&audit(&conn, "connection.validate", 5007))
+        .await
+        .unwrap();
+    let log = s
+        .list_audit(
+            c.id,
+            PageRequest {
+                page: 1,
+                page_size: 10,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(log.total, 3);
+    assert_eq!(log.items[0].action, "connection.validate");
+    assert_eq!(log.items[2].action, "connection.migrate");
+    assert_eq!(
+        s.list_audit(other.id, PageRequest::default())
+            .await
+            .unwrap()
+            .total,
+        0
+    );
+
+    // deleting the connection deletes its credentials
+    assert!(s.delete_connection(c.id, co.id, conn.id).await.unwrap());
+    assert_eq!(s.get_credentials(c.id, conn.id).await.unwrap(), None);
 }

@@ -14,6 +14,7 @@ use finlink_domain::api_key::ApiKey;
 use finlink_domain::client::Client;
 use finlink_domain::company::Company;
 use finlink_domain::connection::{Connection, ConnectionStatus};
+use finlink_domain::credentials::{AuditEntry, SealedCredentials};
 use finlink_domain::ids::{ApiKeyId, ClientId, CompanyId, ConnectionId};
 use finlink_domain::paging::{Page, PageRequest};
 use finlink_domain::profile::Profile;
@@ -39,6 +40,15 @@ pub enum ConnectionInsert {
     AccountingExists(ConnectionId),
     /// The company does not exist (or is another client's).
     NoSuchCompany,
+}
+
+/// The connection change that goes with storing credentials (in the same transaction).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConnectionUpdate {
+    pub status: ConnectionStatus,
+    /// Replaces the connection's non-secret provider settings when `Some`.
+    pub connection_info: Option<serde_json::Map<String, serde_json::Value>>,
+    pub at: Timestamp,
 }
 
 /// What inserting an API key did.
@@ -124,4 +134,47 @@ pub trait Store: Send + Sync + 'static {
         company: CompanyId,
         id: ConnectionId,
     ) -> Result<bool>;
+
+    // -- credentials and audit ------------------------------------------------------
+
+    /// Stores (replacing) a connection's sealed credentials, applies `update` to the
+    /// connection, and appends `audit`, in one transaction. The stored version becomes
+    /// the previous version + 1 (1 for the first). Returns the updated connection, or
+    /// None (and changes nothing) when the connection does not exist for that client and company.
+    async fn store_credentials(
+        &self,
+        credentials: &SealedCredentials,
+        update: &ConnectionUpdate,
+        audit: &AuditEntry,
+    ) -> Result<Option<Connection>>;
+
+    async fn get_credentials(
+        &self,
+        client: ClientId,
+        connection: ConnectionId,
+    ) -> Result<Option<SealedCredentials>>;
+
+    /// Writes `credentials` only if the stored version is still `expected_version`
+    /// (compare-and-swap); the new version is `expected_version + 1`. False when another
+    /// writer got there first (or the row is gone).
+    async fn swap_credentials(
+        &self,
+        credentials: &SealedCredentials,
+        expected_version: i64,
+    ) -> Result<bool>;
+
+    /// How many stored credentials each master key seals.
+    async fn credential_key_counts(&self) -> Result<Vec<(String, u64)>>;
+
+    /// Up to `limit` credentials sealed under a key other than `active_key`.
+    async fn credentials_not_under(
+        &self,
+        active_key: &str,
+        limit: u32,
+    ) -> Result<Vec<SealedCredentials>>;
+
+    async fn insert_audit(&self, entry: &AuditEntry) -> Result<()>;
+
+    /// The client's audit log, newest first.
+    async fn list_audit(&self, client: ClientId, page: PageRequest) -> Result<Page<AuditEntry>>;
 }

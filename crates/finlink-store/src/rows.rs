@@ -5,7 +5,9 @@ use finlink_domain::api_key::ApiKey;
 use finlink_domain::client::Client;
 use finlink_domain::company::{Company, Tags};
 use finlink_domain::connection::{Connection, ConnectionError, ConnectionStatus, SourceType};
+use finlink_domain::credentials::{AuditEntry, SealedCredentials};
 use finlink_domain::ids::{ApiKeyId, ClientId, CompanyId, ConnectionId};
+use finlink_domain::integration::AuthType;
 use finlink_domain::profile::Profile;
 use finlink_domain::{Error, Result, Timestamp};
 use uuid::Uuid;
@@ -247,5 +249,129 @@ pub fn attach_connections(companies: &mut [Company], connections: Vec<Connection
         if let Some(c) = companies.iter_mut().find(|c| c.id == conn.company_id) {
             c.connections.push(conn);
         }
+    }
+}
+
+pub const CREDENTIAL_COLUMNS: &str = "cr.client_id, cr.company_id, cr.connection_id, cr.auth_type, cr.key_id, \
+     cr.sealed, cr.token_type, cr.scopes, cr.expires_at, cr.issued_at, cr.needs_refresh, cr.version, cr.updated";
+
+pub struct CredentialsRow {
+    pub client_id: String,
+    pub company_id: String,
+    pub connection_id: String,
+    pub auth_type: String,
+    pub key_id: String,
+    pub sealed: Vec<u8>,
+    pub token_type: Option<String>,
+    pub scopes: String,
+    pub expires_at: Option<i64>,
+    pub issued_at: Option<i64>,
+    pub needs_refresh: bool,
+    pub version: i64,
+    pub updated: i64,
+}
+
+fn auth_type_name(a: AuthType) -> &'static str {
+    match a {
+        AuthType::Oauth2 => "oauth2",
+        AuthType::ApiKey => "apiKey",
+        AuthType::Basic => "basic",
+        AuthType::OnPremise => "onPremise",
+    }
+}
+
+impl CredentialsRow {
+    pub fn from_domain(c: &SealedCredentials) -> Self {
+        Self {
+            client_id: c.client_id.to_string(),
+            company_id: c.company_id.to_string(),
+            connection_id: c.connection_id.to_string(),
+            auth_type: auth_type_name(c.auth_type).to_owned(),
+            key_id: c.key_id.clone(),
+            sealed: c.sealed.clone(),
+            token_type: c.token_type.clone(),
+            scopes: to_json(&c.scopes),
+            expires_at: c.expires_at.map(Timestamp::as_millis),
+            issued_at: c.issued_at.map(Timestamp::as_millis),
+            needs_refresh: c.needs_refresh,
+            version: c.version,
+            updated: c.updated.as_millis(),
+        }
+    }
+
+    pub fn into_domain(self) -> Result<SealedCredentials> {
+        let auth_type = match self.auth_type.as_str() {
+            "oauth2" => AuthType::Oauth2,
+            "apiKey" => AuthType::ApiKey,
+            "basic" => AuthType::Basic,
+            "onPremise" => AuthType::OnPremise,
+            other => return Err(corrupt("credentials auth type", other)),
+        };
+        Ok(SealedCredentials {
+            client_id: ClientId::from_uuid(uuid("client id", &self.client_id)?),
+            company_id: CompanyId::from_uuid(uuid("company id", &self.company_id)?),
+            connection_id: ConnectionId::from_uuid(uuid("connection id", &self.connection_id)?),
+            auth_type,
+            key_id: self.key_id,
+            sealed: self.sealed,
+            token_type: self.token_type,
+            scopes: json("credential scopes", &self.scopes)?,
+            expires_at: self.expires_at.map(Timestamp::from_millis),
+            issued_at: self.issued_at.map(Timestamp::from_millis),
+            needs_refresh: self.needs_refresh,
+            version: self.version,
+            updated: Timestamp::from_millis(self.updated),
+        })
+    }
+}
+
+pub const AUDIT_COLUMNS: &str =
+    "id, client_id, actor, action, company_id, connection_id, outcome, detail, at";
+
+pub struct AuditRow {
+    pub id: String,
+    pub client_id: String,
+    pub actor: String,
+    pub action: String,
+    pub company_id: Option<String>,
+    pub connection_id: Option<String>,
+    pub outcome: String,
+    pub detail: Option<String>,
+    pub at: i64,
+}
+
+impl AuditRow {
+    pub fn from_domain(a: &AuditEntry) -> Self {
+        Self {
+            id: a.id.to_string(),
+            client_id: a.client_id.to_string(),
+            actor: a.actor.clone(),
+            action: a.action.clone(),
+            company_id: a.company_id.map(|c| c.to_string()),
+            connection_id: a.connection_id.map(|c| c.to_string()),
+            outcome: a.outcome.clone(),
+            detail: a.detail.clone(),
+            at: a.at.as_millis(),
+        }
+    }
+
+    pub fn into_domain(self) -> Result<AuditEntry> {
+        Ok(AuditEntry {
+            id: uuid("audit id", &self.id)?,
+            client_id: ClientId::from_uuid(uuid("client id", &self.client_id)?),
+            actor: self.actor,
+            action: self.action,
+            company_id: self
+                .company_id
+                .map(|c| uuid("company id", &c).map(CompanyId::from_uuid))
+                .transpose()?,
+            connection_id: self
+                .connection_id
+                .map(|c| uuid("connection id", &c).map(ConnectionId::from_uuid))
+                .transpose()?,
+            outcome: self.outcome,
+            detail: self.detail,
+            at: Timestamp::from_millis(self.at),
+        })
     }
 }

@@ -1,0 +1,34 @@
+-- Sealed credentials (one row per connection) and the audit log.
+
+CREATE TABLE credentials (
+    connection_id TEXT PRIMARY KEY REFERENCES connections(id) ON DELETE CASCADE,
+    client_id TEXT NOT NULL,
+    company_id TEXT NOT NULL,
+    auth_type TEXT NOT NULL,
+    -- the master key the envelope is sealed under (for status and rotation)
+    key_id TEXT NOT NULL,
+    -- the vault envelope of the secret fields; never selected by list queries
+    sealed BLOB NOT NULL,
+    token_type TEXT,
+    scopes TEXT NOT NULL DEFAULT '[]',
+    expires_at INTEGER,
+    issued_at INTEGER,
+    needs_refresh INTEGER NOT NULL DEFAULT 0,
+    -- compare-and-swap: every write bumps it
+    version INTEGER NOT NULL,
+    updated INTEGER NOT NULL
+);
+CREATE INDEX credentials_by_key ON credentials(key_id);
+
+CREATE TABLE audit (
+    id TEXT PRIMARY KEY,
+    client_id TEXT NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    company_id TEXT,
+    connection_id TEXT,
+    outcome TEXT NOT NULL,
+    detail TEXT,
+    at INTEGER NOT NULL
+);
+CREATE INDEX audit_by_client ON audit(client_id, at, id);
