@@ -55,12 +55,15 @@ async fn main() -> anyhow::Result<()> {
 async fn seed(n: usize, ids_file: PathBuf) -> anyhow::Result<()> {
     // Environment (FINLINK_DATA_DIR / FINLINK_DATABASE_URL / ...) picks the engine, as for finlink.
     let cfg = Config::load(None, &finlink::config::Overrides::default())?;
+    let keyring = finlink::load_keyring(&cfg)?;
     let store = finlink::open_store(&cfg).await?;
     let app = finlink::build_app(
         &cfg,
         store.clone(),
         Arc::new(SystemClock),
         String::from("http://bench"),
+        String::from("http://bench"),
+        keyring,
     )?;
     let client = app
         .create_client("bench")

@@ -6,15 +6,21 @@ pub mod api_keys;
 pub mod clients;
 pub mod companies;
 pub mod connections;
+pub mod credentials;
 pub mod integrations;
+pub mod migration;
 pub mod profile;
+pub mod refresh;
+pub mod rotation;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use finlink_domain::Clock;
 use finlink_providers::Catalog;
+use finlink_providers::oauth::OAuthClient;
 use finlink_store::Store;
+use finlink_vault::{Keyring, SecretString};
 
 /// Settings the services need from the configuration.
 #[derive(Clone, Debug)]
@@ -25,6 +31,15 @@ pub struct AppSettings {
     pub configured_integrations: BTreeSet<String>,
     /// Whether the built-in sandbox platforms are enabled.
     pub sandbox_enabled: bool,
+    /// How finlink reaches itself (the built-in sandbox's token endpoint): `http://` + the bound address.
+    pub internal_url: String,
+}
+
+/// The operator's OAuth app at one platform.
+#[derive(Clone, Debug)]
+pub struct OAuthApp {
+    pub client_id: String,
+    pub client_secret: Option<SecretString>,
 }
 
 /// Everything a request needs, shared by all handlers and workers.
@@ -34,7 +49,21 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     pub catalog: Arc<Catalog>,
     pub settings: Arc<AppSettings>,
+    /// The master keys every secret is sealed with.
+    pub vault: Arc<Keyring>,
+    pub oauth: OAuthClient,
+    /// OAuth apps by integration key.
+    pub oauth_apps: Arc<BTreeMap<String, OAuthApp>>,
     pub(crate) key_cache: Arc<api_keys::KeyCache>,
+    pub(crate) refresh_locks: Arc<refresh::RefreshLocks>,
+}
+
+/// What an [`App`] is built from besides the store and the clock.
+pub struct AppParts {
+    pub catalog: Arc<Catalog>,
+    pub settings: AppSettings,
+    pub vault: Arc<Keyring>,
+    pub oauth_apps: BTreeMap<String, OAuthApp>,
 }
 
 impl std::fmt::Debug for App {
@@ -50,20 +79,25 @@ impl App {
     pub fn new(
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
-        catalog: Arc<Catalog>,
-        settings: AppSettings,
-    ) -> Self {
-        let mut settings = settings;
+        parts: AppParts,
+    ) -> finlink_domain::Result<Self> {
+        let mut settings = parts.settings;
         while settings.public_url.ends_with('/') {
             settings.public_url.pop();
         }
-        Self {
+        let oauth = OAuthClient::new(std::time::Duration::from_secs(20))
+            .map_err(|e| finlink_domain::Error::internal(e.to_string()))?;
+        Ok(Self {
             store,
             clock,
-            catalog,
+            catalog: parts.catalog,
             settings: Arc::new(settings),
+            vault: parts.vault,
+            oauth,
+            oauth_apps: Arc::new(parts.oauth_apps),
             key_cache: Arc::default(),
-        }
+            refresh_locks: Arc::default(),
+        })
     }
 
     /// `{public}/link/company/{id}`: the company's hosted Link journey.

@@ -6,5 +6,6 @@
 //! configuration file; they are merged here.
 
 pub mod catalog;
+pub mod oauth;
 
 pub use catalog::{Catalog, CatalogError};

@@ -48,6 +48,24 @@ pub enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// Master keys: status, rotation, new keys.
+    Encryption {
+        #[command(subcommand)]
+        command: EncryptionCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum EncryptionCommand {
+    /// Print, per master key id, how many stored secrets it seals.
+    Status,
+    /// Re-seal every secret not under the active (first) key, in batches; safe to stop and rerun.
+    Rotate {
+        #[arg(long, default_value_t = 500)]
+        batch: u32,
+    },
+    /// Print a new random master key as ID:BASE64 (put it first in FINLINK_MASTER_KEYS to rotate).
+    NewKey,
 }
 
 #[derive(Subcommand, Debug)]
@@ -101,6 +119,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         listen,
         database_url: cli.database_url.clone(),
     };
+    if matches!(
+        cli.command,
+        Command::Encryption {
+            command: EncryptionCommand::NewKey
+        }
+    ) {
+        let (_, spec) = finlink_vault::Keyring::generate();
+        println!("{}", spec.expose());
+        return Ok(());
+    }
     if matches!(cli.command, Command::Openapi) {
         let doc = finlink_http::openapi();
         println!("{}", serde_json::to_string_pretty(&doc)?);
@@ -159,22 +187,102 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", key.key);
             Ok(())
         }
+        Command::Encryption { command } => encryption(&cfg, command).await,
         Command::Openapi => Ok(()),
+    }
+}
+
+async fn encryption(cfg: &Config, command: EncryptionCommand) -> anyhow::Result<()> {
+    let keyring = crate::load_keyring(cfg)?;
+    let store = crate::open_store(cfg).await?;
+    match command {
+        EncryptionCommand::Status => {
+            let counts = store
+                .credential_key_counts()
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let active = keyring.active_id().to_string();
+            println!("{:<34} {:>10}  state", "key id", "secrets");
+            let mut ids: Vec<String> = keyring.ids().iter().map(ToString::to_string).collect();
+            for (k, _) in &counts {
+                if !ids.contains(k) {
+                    ids.push(k.clone());
+                }
+            }
+            for id in ids {
+                let n = counts
+                    .iter()
+                    .find(|(k, _)| *k == id)
+                    .map(|(_, n)| *n)
+                    .unwrap_or(0);
+                let state = if id == active {
+                    "active"
+                } else if keyring.ids().iter().any(|k| k.as_str() == id) {
+                    if n == 0 {
+                        "retired: no secrets left, can be removed"
+                    } else {
+                        "old: run `finlink encryption rotate`"
+                    }
+                } else {
+                    "MISSING: not configured, these secrets cannot be opened"
+                };
+                println!("{id:<34} {n:>10}  {state}");
+            }
+            Ok(())
+        }
+        EncryptionCommand::Rotate { batch } => {
+            let app = crate::build_app(
+                cfg,
+                store,
+                Arc::new(SystemClock),
+                String::new(),
+                String::new(),
+                keyring,
+            )?;
+            let n = app
+                .reseal_all(batch.max(1))
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("re-sealed {n} secret(s) under {}", app.vault.active_id());
+            Ok(())
+        }
+        EncryptionCommand::NewKey => Ok(()),
     }
 }
 
 /// The services over the configured database, without a server (for CLI commands).
 async fn offline_app(cfg: &Config) -> anyhow::Result<finlink_app::App> {
+    let keyring = crate::load_keyring(cfg)?;
     let store = crate::open_store(cfg).await?;
     let public = cfg
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{}", cfg.listen));
-    crate::build_app(cfg, store, Arc::new(SystemClock), public)
+    crate::build_app(
+        cfg,
+        store,
+        Arc::new(SystemClock),
+        public.clone(),
+        public,
+        keyring,
+    )
 }
 
 async fn serve(cfg: Config) -> anyhow::Result<()> {
     let server = crate::spawn(&cfg, Arc::new(SystemClock)).await?;
+    // Re-seal secrets still under an old master key, in the background.
+    let app = server.app.clone();
+    tokio::spawn(async move {
+        match app.reseal_all(200).await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(resealed = n, key_id = %app.vault.active_id(), "re-sealed secrets under the active master key")
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "re-sealing under the active master key failed; `finlink encryption rotate` retries")
+            }
+        }
+    });
     let engine = server.app.store.engine();
     tracing::info!(addr = %server.addr, public_url = %server.app.settings.public_url, database = engine, "finlink started");
     if let Some(key) = crate::bootstrap(&server.app).await? {

@@ -36,6 +36,11 @@ pub struct Config {
     pub integrations: BTreeMap<String, IntegrationConfig>,
     /// Maximum PostgreSQL connections per process.
     pub database_max_connections: u32,
+    /// Master keys, comma-separated `ID:BASE64` (32-byte keys) or bare base64; the first
+    /// is active. Also `FINLINK_MASTER_KEYS_FILE`. Unset on SQLite: a development key is
+    /// generated into `data_dir/master.key`. Unset on PostgreSQL: finlink refuses to start.
+    #[serde(skip_serializing)]
+    pub master_keys: Option<SecretString>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -76,6 +81,7 @@ impl Default for Config {
             sandbox: SandboxConfig::default(),
             integrations: BTreeMap::new(),
             database_max_connections: 16,
+            master_keys: None,
         }
     }
 }

@@ -9,12 +9,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use finlink_app::{App, AppSettings};
+use finlink_app::{App, AppParts, AppSettings, OAuthApp};
 use finlink_domain::Clock;
 use finlink_providers::Catalog;
 use finlink_store::Store;
 use finlink_store_postgres::PostgresStore;
 use finlink_store_sqlite::SqliteStore;
+use finlink_vault::Keyring;
+use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower::Layer as _;
@@ -57,12 +59,66 @@ fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The client id and secret the built-in sandbox accepts by default.
+pub const SANDBOX_CLIENT_ID: &str = "finlink-sandbox";
+pub const SANDBOX_CLIENT_SECRET: &str = "sandbox-secret";
+
+/// Loads the master keys: from the configuration, else (SQLite only) the development key
+/// file under `data_dir`, which is created on first use.
+pub fn load_keyring(cfg: &Config) -> anyhow::Result<Keyring> {
+    if let Some(spec) = &cfg.master_keys {
+        return Keyring::parse(spec.expose_secret())
+            .map_err(|e| anyhow::anyhow!("master_keys: {e}"));
+    }
+    if cfg.database_url.is_some() {
+        anyhow::bail!(
+            "no master key is configured, and finlink will not store credentials on PostgreSQL without one.\n\
+             Make one with `finlink encryption new-key` and give it to every finlink process as \
+             FINLINK_MASTER_KEYS=<key> (or FINLINK_MASTER_KEYS_FILE=/path, or master_keys in the config file)."
+        );
+    }
+    create_private_dir(&cfg.data_dir)?;
+    let path = cfg.data_dir.join("master.key");
+    let (keyring, created) =
+        finlink_vault::load_or_create_key_file(&path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if created {
+        tracing::warn!(
+            path = %path.display(),
+            key_id = %keyring.active_id(),
+            "generated a development master key; back it up (without it stored credentials cannot be read) and set FINLINK_MASTER_KEYS in production"
+        );
+    }
+    Ok(keyring)
+}
+
+/// Refuses to run when a stored secret is sealed under a key that is not configured.
+pub async fn check_keys(store: &dyn Store, keyring: &Keyring) -> anyhow::Result<()> {
+    let counts = store
+        .credential_key_counts()
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    for (key_id, n) in counts {
+        let known = finlink_vault::KeyId::parse(&key_id)
+            .map(|k| keyring.contains(&k))
+            .unwrap_or(false);
+        if !known {
+            anyhow::bail!(
+                "{n} stored secret(s) are sealed with master key '{key_id}', which is not configured. \
+                 Add it back to master_keys (after the active key) and run `finlink encryption rotate` before removing it."
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Builds the services over an open store.
 pub fn build_app(
     cfg: &Config,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     public_url: String,
+    internal_url: String,
+    keyring: Keyring,
 ) -> anyhow::Result<App> {
     let catalog = Catalog::built_in().context("the built-in integration catalog is broken")?;
     for key in cfg.integrations.keys() {
@@ -78,12 +134,46 @@ pub fn build_app(
             );
         }
     }
+    let mut oauth_apps = std::collections::BTreeMap::new();
+    for (key, i) in &cfg.integrations {
+        if let Some(id) = &i.client_id {
+            oauth_apps.insert(
+                key.clone(),
+                OAuthApp {
+                    client_id: id.clone(),
+                    client_secret: i
+                        .client_secret
+                        .as_ref()
+                        .map(|s| s.expose_secret().to_owned().into()),
+                },
+            );
+        }
+    }
+    for builtin in catalog
+        .all()
+        .iter()
+        .filter(|i| i.built_in && i.oauth.is_some())
+    {
+        oauth_apps
+            .entry(builtin.key.clone())
+            .or_insert_with(|| OAuthApp {
+                client_id: SANDBOX_CLIENT_ID.to_owned(),
+                client_secret: Some(SANDBOX_CLIENT_SECRET.to_owned().into()),
+            });
+    }
     let settings = AppSettings {
         public_url,
         configured_integrations: cfg.configured_integrations(),
         sandbox_enabled: cfg.sandbox.enabled,
+        internal_url,
     };
-    Ok(App::new(store, clock, Arc::new(catalog), settings))
+    let parts = AppParts {
+        catalog: Arc::new(catalog),
+        settings,
+        vault: Arc::new(keyring),
+        oauth_apps,
+    };
+    App::new(store, clock, parts).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// A running server.
@@ -117,8 +207,17 @@ pub async fn spawn(cfg: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Server
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
+    let keyring = load_keyring(cfg)?;
     let store = open_store(cfg).await?;
-    let app = build_app(cfg, store, clock, public_url)?;
+    check_keys(store.as_ref(), &keyring).await?;
+    let app = build_app(
+        cfg,
+        store,
+        clock,
+        public_url,
+        format!("http://{addr}"),
+        keyring,
+    )?;
     Ok(start(listener, app))
 }
 

@@ -2,6 +2,8 @@
 //! its OpenAPI description.
 
 pub mod api_keys;
+pub mod audit;
+pub mod authorization;
 pub mod companies;
 pub mod connections;
 pub mod dto;
@@ -73,4 +75,6 @@ pub fn router() -> OpenApiRouter<HttpState> {
         .routes(routes!(profile::get, profile::put))
         .routes(routes!(api_keys::list, api_keys::create))
         .routes(routes!(api_keys::delete))
+        .routes(routes!(authorization::put))
+        .routes(routes!(audit::list))
 }

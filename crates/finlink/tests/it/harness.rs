@@ -16,6 +16,8 @@ pub enum Engine {
 }
 
 pub struct TestServer {
+    pub engine: Engine,
+    pub config: Config,
     pub server: Option<Server>,
     pub base: String,
     pub key: String,
@@ -78,6 +80,8 @@ impl TestServer {
             cfg.database_url = Some(url.clone());
             cfg.database_schema = Some(name.clone());
             cfg.database_max_connections = 4;
+            let (_, spec) = finlink_vault::Keyring::generate();
+            cfg.master_keys = Some(spec.expose().clone().into());
             schema = Some((url, name));
         }
         tweak(&mut cfg);
@@ -86,6 +90,8 @@ impl TestServer {
         let key = finlink::bootstrap(&server.app).await.unwrap().unwrap();
         let base = server.base_url();
         Self {
+            engine,
+            config: cfg,
             server: Some(server),
             base,
             key,
@@ -93,6 +99,49 @@ impl TestServer {
             clock,
             _dir: dir,
             schema,
+        }
+    }
+
+    /// Every byte the database holds, as text (SQLite: the files; PostgreSQL: every row of every table).
+    pub async fn database_dump(&self) -> String {
+        match self.engine {
+            Engine::Sqlite => {
+                let mut all = Vec::new();
+                for entry in std::fs::read_dir(&self.config.data_dir).unwrap() {
+                    let p = entry.unwrap().path();
+                    if p.file_name()
+                        .unwrap()
+                        .to_string_lossy()
+                        .starts_with("finlink.db")
+                    {
+                        all.extend(std::fs::read(&p).unwrap());
+                    }
+                }
+                String::from_utf8_lossy(&all).into_owned()
+            }
+            Engine::Postgres => {
+                let (url, schema) = self.schema.clone().unwrap();
+                let pool = sqlx::PgPool::connect(&url).await.unwrap();
+                let tables: Vec<(String,)> =
+                    sqlx::query_as("SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1")
+                        .bind(&schema)
+                        .fetch_all(&pool)
+                        .await
+                        .unwrap();
+                let mut out = String::new();
+                for (t,) in tables {
+                    let rows: Vec<(String,)> =
+                        sqlx::query_as(&format!("SELECT t::text FROM {schema}.{t} t"))
+                            .fetch_all(&pool)
+                            .await
+                            .unwrap();
+                    for (r,) in rows {
+                        out.push_str(&r);
+                        out.push('\n');
+                    }
+                }
+                out
+            }
         }
     }
 

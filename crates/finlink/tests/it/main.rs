@@ -11,3 +11,4 @@ mod connections;
 mod errors;
 mod integrations;
 mod isolation;
+mod migration;

@@ -1,0 +1,252 @@
+//! Refreshing OAuth 2.0 tokens. One function does it for every caller (validate now;
+//! the refresh jobs, the credentials endpoint and the proxy later): single-flight per
+//! connection in this process, a re-read after taking the lock, a merge that never
+//! drops a refresh token the provider did not replace, and a compare-and-swap write.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use finlink_domain::credentials::{AuditEntry, SealedCredentials};
+use finlink_domain::ids::{ClientId, CompanyId, ConnectionId};
+use finlink_domain::integration::{AuthType, Integration};
+use finlink_domain::{Error, Result, Timestamp};
+use finlink_providers::oauth::{OAuthError, TokenEndpoint};
+
+use crate::App;
+use crate::credentials::{open, seal};
+use crate::migration::Actor;
+
+/// Access-token lifetime assumed when neither the provider nor the catalog says.
+const FALLBACK_LIFETIME_SECS: i64 = 3600;
+
+/// Per-connection locks for this process.
+#[derive(Default)]
+pub(crate) struct RefreshLocks {
+    locks: Mutex<HashMap<ConnectionId, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl RefreshLocks {
+    fn get(&self, id: ConnectionId) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = match self.locks.lock() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if map.len() > 10_000 {
+            map.retain(|_, l| Arc::strong_count(l) > 1);
+        }
+        Arc::clone(map.entry(id).or_default())
+    }
+}
+
+/// What a refresh did.
+#[derive(Debug)]
+pub enum RefreshOutcome {
+    /// New tokens are stored (or another caller stored them while this one waited).
+    Refreshed {
+        expires_at: Option<Timestamp>,
+        rotated: bool,
+    },
+    /// The provider rejected the grant: the business must reconnect.
+    Rejected { reason: String },
+    /// The provider failed for now; try again later.
+    Transient { reason: String },
+}
+
+impl App {
+    /// The token endpoint for an integration: its URL (the built-in sandbox's relative
+    /// URLs resolve against finlink's own address) and the operator's OAuth app.
+    pub fn token_endpoint(&self, integ: &Integration) -> Result<TokenEndpoint> {
+        let oauth = integ.oauth.as_ref().ok_or_else(|| {
+            Error::bad_request(format!(
+                "{} does not use OAuth 2.0; there is nothing to refresh.",
+                integ.name
+            ))
+        })?;
+        let url = if oauth.token_url.starts_with('/') {
+            format!("{}{}", self.settings.internal_url, oauth.token_url)
+        } else {
+            oauth.token_url.clone()
+        };
+        let app = self.oauth_apps.get(&integ.key).ok_or_else(|| {
+            Error::bad_request(format!(
+                "{} has no OAuth client configured: set [integrations.{}] client_id and client_secret.",
+                integ.name, integ.key
+            ))
+        })?;
+        Ok(TokenEndpoint {
+            url,
+            client_id: app.client_id.clone(),
+            client_secret: app.client_secret.clone(),
+            auth: oauth.client_auth,
+        })
+    }
+
+    /// Refreshes a connection's OAuth 2.0 tokens now, whatever their expiry (Apideck's
+    /// `validate`). Concurrent calls for one connection make one token request.
+    pub async fn refresh_now(
+        &self,
+        actor: &Actor,
+        client: ClientId,
+        company: CompanyId,
+        connection: ConnectionId,
+    ) -> Result<RefreshOutcome> {
+        let conn = self.get_connection(client, company, connection).await?;
+        let integ = self.integration(&conn.integration_key)?.clone();
+        if integ.auth_type != AuthType::Oauth2 {
+            return Err(Error::bad_request(format!(
+                "{} does not use OAuth 2.0; there is nothing to refresh.",
+                integ.name
+            )));
+        }
+        let before = self.credentials_of(client, connection).await?;
+        let lock = self.refresh_locks.get(connection);
+        let _guard = lock.lock().await;
+        // Re-read under the lock: if another caller refreshed while we waited, use its result.
+        let current = self.credentials_of(client, connection).await?;
+        if current.version != before.version {
+            return Ok(RefreshOutcome::Refreshed {
+                expires_at: current.expires_at,
+                rotated: false,
+            });
+        }
+        let endpoint = self.token_endpoint(&integ)?;
+        let mut secrets = open(&self.vault, &current)?;
+        let refresh_token = secrets.get("refreshToken").cloned().ok_or_else(|| {
+            Error::bad_request(format!(
+                "Connection {connection} has no refresh token to refresh with."
+            ))
+        })?;
+        let result = self.oauth.refresh(&endpoint, &refresh_token).await;
+        let now = self.clock.now();
+        match result {
+            Ok(tokens) => {
+                secrets.set("accessToken", tokens.access_token);
+                let rotated = tokens.refresh_token.is_some();
+                if let Some(r) = tokens.refresh_token {
+                    secrets.set("refreshToken", r);
+                }
+                let lifetime = tokens
+                    .expires_in
+                    .or_else(|| {
+                        integ
+                            .oauth
+                            .as_ref()
+                            .and_then(|o| o.default_token_lifetime_secs)
+                            .map(|s| s as i64)
+                    })
+                    .unwrap_or(FALLBACK_LIFETIME_SECS);
+                let expires_at = Some(now.plus_seconds(lifetime));
+                let next = SealedCredentials {
+                    key_id: self.vault.active_id().to_string(),
+                    sealed: seal(&self.vault, client, connection, &secrets)?,
+                    token_type: tokens.token_type.or(current.token_type.clone()),
+                    scopes: tokens
+                        .scope
+                        .map(|s| s.split_whitespace().map(str::to_owned).collect())
+                        .unwrap_or_else(|| current.scopes.clone()),
+                    expires_at,
+                    issued_at: Some(now),
+                    needs_refresh: false,
+                    updated: now,
+                    ..current.clone()
+                };
+                // The rotated refresh token is stored with a compare-and-swap: two writers never both win.
+                if !self.store.swap_credentials(&next, current.version).await? {
+                    return Err(Error::internal(format!(
+                        "credentials of {connection} changed during a refresh"
+                    )));
+                }
+                self.audit(
+                    actor,
+                    client,
+                    (Some(company), Some(connection)),
+                    "connection.refresh",
+                    "success",
+                    format!(
+                        "token refreshed{}",
+                        if rotated {
+                            "; refresh token rotated"
+                        } else {
+                            ""
+                        }
+                    ),
+                )
+                .await;
+                Ok(RefreshOutcome::Refreshed {
+                    expires_at,
+                    rotated,
+                })
+            }
+            Err(OAuthError::Rejected {
+                error, description, ..
+            }) => {
+                let reason = format!(
+                    "{error}{}",
+                    description.map(|d| format!(": {d}")).unwrap_or_default()
+                );
+                self.audit(
+                    actor,
+                    client,
+                    (Some(company), Some(connection)),
+                    "connection.refresh",
+                    "failure",
+                    format!("the provider rejected the grant ({reason})"),
+                )
+                .await;
+                Ok(RefreshOutcome::Rejected { reason })
+            }
+            Err(OAuthError::Transient { reason, .. }) => {
+                self.audit(
+                    actor,
+                    client,
+                    (Some(company), Some(connection)),
+                    "connection.refresh",
+                    "failure",
+                    format!("the provider failed for now ({reason})"),
+                )
+                .await;
+                Ok(RefreshOutcome::Transient { reason })
+            }
+            Err(OAuthError::Internal(e)) => Err(Error::internal(e)),
+        }
+    }
+
+    pub(crate) async fn credentials_of(
+        &self,
+        client: ClientId,
+        connection: ConnectionId,
+    ) -> Result<SealedCredentials> {
+        self.store.get_credentials(client, connection).await?.ok_or_else(|| {
+            Error::bad_request(format!(
+                "Connection {connection} has no credentials yet: link it through its linkUrl or migrate its tokens (PUT .../authorization)."
+            ))
+        })
+    }
+
+    /// Appends to the audit log; a failure to audit is logged, not raised (the change it
+    /// describes has already happened).
+    pub async fn audit(
+        &self,
+        actor: &Actor,
+        client: ClientId,
+        (company, connection): (Option<CompanyId>, Option<ConnectionId>),
+        action: &str,
+        outcome: &str,
+        detail: String,
+    ) {
+        let entry = AuditEntry {
+            id: uuid::Uuid::now_v7(),
+            client_id: client,
+            actor: actor.label(),
+            action: action.to_owned(),
+            company_id: company,
+            connection_id: connection,
+            outcome: outcome.to_owned(),
+            detail: Some(detail),
+            at: self.clock.now(),
+        };
+        if let Err(e) = self.store.insert_audit(&entry).await {
+            tracing::error!(error = %e, action, "could not write the audit log");
+        }
+    }
+}

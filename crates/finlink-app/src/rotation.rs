@@ -1,0 +1,71 @@
+//! Key rotation: after a new master key is put first, every new write uses it, and this
+//! pass re-seals old rows in batches. Each row is written with a compare-and-swap on its
+//! version, so the pass never locks the API and never overwrites a concurrent refresh;
+//! it can stop at any point and resume where it left off.
+
+use finlink_domain::Result;
+use finlink_domain::credentials::SealedCredentials;
+use finlink_vault::Purpose;
+
+use crate::App;
+use crate::credentials::aad;
+
+/// How one pass went.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ResealReport {
+    pub resealed: u64,
+    /// Rows that changed under us (a refresh wrote first); the next pass takes them.
+    pub skipped: u64,
+}
+
+impl App {
+    /// Re-seals up to `batch` credentials not under the active key. Returns what it did;
+    /// zero resealed and zero skipped means nothing is left.
+    pub async fn reseal_batch(&self, batch: u32) -> Result<ResealReport> {
+        let active = self.vault.active_id().to_string();
+        let rows = self.store.credentials_not_under(&active, batch).await?;
+        let mut report = ResealReport::default();
+        for row in rows {
+            let fresh = self.vault.reseal(
+                Purpose::Credentials,
+                &aad(row.client_id, row.connection_id),
+                &row.sealed,
+            );
+            let sealed = match fresh {
+                Ok(s) => s,
+                Err(e) => {
+                    return Err(finlink_domain::Error::internal(format!(
+                        "re-sealing connection {}: {e}",
+                        row.connection_id
+                    )));
+                }
+            };
+            let next = SealedCredentials {
+                key_id: active.clone(),
+                sealed,
+                ..row.clone()
+            };
+            if self.store.swap_credentials(&next, row.version).await? {
+                report.resealed += 1;
+            } else {
+                report.skipped += 1;
+            }
+        }
+        Ok(report)
+    }
+
+    /// Re-seals until nothing is left under an old key.
+    pub async fn reseal_all(&self, batch: u32) -> Result<u64> {
+        let mut total = 0;
+        loop {
+            let r = self.reseal_batch(batch).await?;
+            total += r.resealed;
+            if r.resealed == 0 && r.skipped == 0 {
+                return Ok(total);
+            }
+            if r.resealed == 0 {
+                tokio::task::yield_now().await;
+            }
+        }
+    }
+}
