@@ -12,3 +12,4 @@ mod errors;
 mod integrations;
 mod isolation;
 mod migration;
+mod vault;
