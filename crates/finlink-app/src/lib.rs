@@ -12,6 +12,7 @@ pub mod migration;
 pub mod profile;
 pub mod refresh;
 pub mod rotation;
+pub mod vault;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;

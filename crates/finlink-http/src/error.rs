@@ -22,9 +22,18 @@ impl From<Error> for ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
+/// Which wire dialect an error body is rendered in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Dialect {
+    #[default]
+    Codat,
+    Apideck,
+}
+
 /// What the middleware needs to render an error body.
 #[derive(Clone, Debug)]
 pub struct ErrorPayload {
+    pub dialect: Dialect,
     pub message: String,
     pub errors: Vec<FieldError>,
     /// Logged (with the correlation id), never sent.
@@ -47,14 +56,44 @@ pub fn status_of(e: &Error) -> StatusCode {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = status_of(&self.0);
-        let payload = match self.0 {
+        error_response(self.0, Dialect::Codat)
+    }
+}
+
+/// A handler error on the Apideck-style `/vault` routes.
+#[derive(Debug)]
+pub struct VaultApiError(pub Error);
+
+impl From<Error> for VaultApiError {
+    fn from(e: Error) -> Self {
+        VaultApiError(e)
+    }
+}
+
+impl From<ApiError> for VaultApiError {
+    fn from(e: ApiError) -> Self {
+        VaultApiError(e.0)
+    }
+}
+
+impl IntoResponse for VaultApiError {
+    fn into_response(self) -> Response {
+        error_response(self.0, Dialect::Apideck)
+    }
+}
+
+fn error_response(e: Error, dialect: Dialect) -> Response {
+    {
+        let status = status_of(&e);
+        let payload = match e {
             Error::Validation { message, errors } => ErrorPayload {
+                dialect,
                 message,
                 errors,
                 internal_detail: None,
             },
             Error::Internal(detail) => ErrorPayload {
+                dialect,
                 message: String::from(
                     "There is a problem with our server. Please try again later; if it persists, give the operator this correlation id.",
                 ),
@@ -62,6 +101,7 @@ impl IntoResponse for ApiError {
                 internal_detail: Some(detail),
             },
             other => ErrorPayload {
+                dialect,
                 message: other.to_string(),
                 errors: Vec::new(),
                 internal_detail: None,
@@ -150,6 +190,7 @@ pub async fn not_found_fallback(method: Method, uri: Uri) -> ApiError {
 pub async fn method_not_allowed_fallback(method: Method, uri: Uri) -> Response {
     let mut res = StatusCode::METHOD_NOT_ALLOWED.into_response();
     res.extensions_mut().insert(ErrorPayload {
+        dialect: Dialect::Codat,
         message: format!(
             "{method} is not allowed on {}: see /docs for the methods this path takes.",
             uri.path().chars().take(200).collect::<String>()
@@ -163,6 +204,50 @@ pub async fn method_not_allowed_fallback(method: Method, uri: Uri) -> Response {
 /// A handler panicked: log and answer 500 (the correlate middleware adds the body).
 pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     ApiError(Error::internal("a request handler panicked")).into_response()
+}
+
+/// Apideck's error body.
+#[derive(Serialize, ToSchema)]
+pub struct ApideckError {
+    pub status_code: u16,
+    /// The status text, e.g. `Bad Request`.
+    pub error: String,
+    #[schema(example = "RequestValidationError")]
+    pub type_name: &'static str,
+    pub message: String,
+    pub detail: serde_json::Value,
+    #[serde(rename = "ref")]
+    pub reference: &'static str,
+    /// finlink's correlation id (also in the log line and the x-correlation-id header).
+    pub correlation_id: String,
+}
+
+impl ApideckError {
+    pub fn new(status: StatusCode, payload: &ErrorPayload, correlation_id: &str) -> Self {
+        let type_name = match status.as_u16() {
+            400 | 413 => "RequestValidationError",
+            401 => "UnauthorizedError",
+            403 => "ForbiddenError",
+            404 => "NotFoundError",
+            409 => "ConflictError",
+            503 => "ServiceUnavailableError",
+            _ => "InternalServerError",
+        };
+        let detail = if payload.errors.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::json!({ "errors": payload.errors.iter().map(|e| serde_json::json!({"field": e.item_id, "message": e.message})).collect::<Vec<_>>() })
+        };
+        Self {
+            status_code: status.as_u16(),
+            error: status.canonical_reason().unwrap_or("Error").to_owned(),
+            type_name,
+            message: payload.message.clone(),
+            detail,
+            reference: "https://developers.apideck.com/errors",
+            correlation_id: correlation_id.to_owned(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -186,6 +271,7 @@ mod tests {
             let res = ApiError(e).into_response();
             assert_eq!(res.status().as_u16(), code);
             let p = res.extensions().get::<ErrorPayload>().unwrap();
+            assert_eq!(p.dialect, Dialect::Codat);
             assert!(!p.message.contains("secret detail"));
         }
     }
@@ -193,6 +279,7 @@ mod tests {
     #[test]
     fn body_shape() {
         let p = ErrorPayload {
+            dialect: Dialect::Codat,
             message: "m".into(),
             errors: vec![],
             internal_detail: None,

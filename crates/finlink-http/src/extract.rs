@@ -131,6 +131,7 @@ impl ListParams {
             filter: self.query.clone(),
             tags: self.tags.clone(),
             order: self.order_by.clone(),
+            consumers_only: false,
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod extract;
 pub mod middleware;
 pub mod ops;
 pub mod state;
+pub mod vault;
 
 use axum::Router;
 use utoipa::OpenApi;
@@ -30,6 +31,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 fn api_router() -> OpenApiRouter<HttpState> {
     OpenApiRouter::with_openapi(codat::ApiDoc::openapi())
         .merge(codat::router())
+        .merge(vault::router())
         .merge(ops::documented_router())
 }
 

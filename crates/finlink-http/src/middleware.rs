@@ -34,8 +34,15 @@ pub async fn correlate(mut req: Request, next: Next) -> Response {
         if let Some(detail) = &payload.internal_detail {
             tracing::error!(correlation_id = %id, %method, %path, status = status.as_u16(), detail = %detail, "internal error");
         }
-        let body = ErrorMessage::new(status, &payload, &id);
-        let bytes = serde_json::to_vec(&body).unwrap_or_default();
+        let bytes = match payload.dialect {
+            crate::error::Dialect::Codat => {
+                serde_json::to_vec(&ErrorMessage::new(status, &payload, &id))
+            }
+            crate::error::Dialect::Apideck => {
+                serde_json::to_vec(&crate::error::ApideckError::new(status, &payload, &id))
+            }
+        }
+        .unwrap_or_default();
         *res.body_mut() = Body::from(bytes);
         res.headers_mut().insert(
             header::CONTENT_TYPE,

@@ -295,6 +295,9 @@ fn list_where(
         b.push(" AND ");
         sql::tags_filter(&mut b, t)?;
     }
+    if q.consumers_only && resource.alias == "c" {
+        b.push(" AND c.consumer_id IS NOT NULL");
+    }
     Ok(b)
 }
 
@@ -657,7 +660,8 @@ impl Store for PostgresStore {
             &sql::COMPANIES,
             query,
         )?;
-        let known_total = if query.filter.is_none() && query.tags.is_none() {
+        let known_total = if query.filter.is_none() && query.tags.is_none() && !query.consumers_only
+        {
             let n: Option<i64> =
                 sqlx::query("SELECT SUM(n)::BIGINT FROM company_counts WHERE client_id = $1")
                     .bind(client.to_string())
@@ -1003,5 +1007,29 @@ impl Store for PostgresStore {
             total: u64::try_from(total).unwrap_or(0),
             request: page,
         })
+    }
+
+    async fn set_connection_info(
+        &self,
+        client: ClientId,
+        company: CompanyId,
+        id: ConnectionId,
+        info: &serde_json::Map<String, serde_json::Value>,
+        at: Timestamp,
+    ) -> Result<Option<Connection>> {
+        let info = serde_json::to_string(info).map_err(|e| Error::internal(e.to_string()))?;
+        let row = sqlx::query(&format!(
+            "UPDATE connections dc SET connection_info = $4, modified = $5 WHERE dc.id = $1 AND dc.client_id = $2 \
+             AND dc.company_id = $3 RETURNING {CONNECTION_COLUMNS}"
+        ))
+        .bind(id.to_string())
+        .bind(client.to_string())
+        .bind(company.to_string())
+        .bind(info)
+        .bind(at.as_millis())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        row.map(|r| connection_row(&r)?.into_domain()).transpose()
     }
 }

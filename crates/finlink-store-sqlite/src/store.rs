@@ -178,6 +178,9 @@ fn list_where(
         b.push(" AND ");
         sql::tags_filter(&mut b, t)?;
     }
+    if q.consumers_only && resource.alias == "c" {
+        b.push(" AND c.consumer_id IS NOT NULL");
+    }
     Ok(b)
 }
 
@@ -544,7 +547,7 @@ impl Store for SqliteStore {
             query,
         )?;
         let q = query.clone();
-        let unfiltered = query.filter.is_none() && query.tags.is_none();
+        let unfiltered = query.filter.is_none() && query.tags.is_none() && !query.consumers_only;
         let client = client.to_string();
         self.pool
             .read_list(unfiltered, move |db| {
@@ -901,6 +904,33 @@ impl Store for SqliteStore {
                     .map_err(db_error)?;
                 let items = rows.into_iter().map(AuditRow::into_domain).collect::<Result<Vec<_>>>()?;
                 Ok(Page { items, total: u64::try_from(total).unwrap_or(0), request: page })
+            })
+            .await
+    }
+
+    async fn set_connection_info(
+        &self,
+        client: ClientId,
+        company: CompanyId,
+        id: ConnectionId,
+        info: &serde_json::Map<String, serde_json::Value>,
+        at: Timestamp,
+    ) -> Result<Option<Connection>> {
+        let (client, company, id) = (client.to_string(), company.to_string(), id.to_string());
+        let info = serde_json::to_string(info)
+            .map_err(|e| finlink_domain::Error::internal(e.to_string()))?;
+        self.pool
+            .write(move |tx| {
+                let n = tx
+                    .execute(
+                        "UPDATE connections SET connection_info = ?4, modified = ?5 WHERE id = ?1 AND client_id = ?2 AND company_id = ?3",
+                        params![id, client, company, info, at.as_millis()],
+                    )
+                    .map_err(db_error)?;
+                if n == 0 {
+                    return Ok(None);
+                }
+                get_connection_tx(tx, &client, &company, &id)
             })
             .await
     }

@@ -96,6 +96,7 @@ fn q(
         filter: filter.map(|f| parse(f).unwrap()),
         tags: tags.map(|t| parse(t).unwrap()),
         order: order.map(|o| parse_order_by(o).unwrap()),
+        consumers_only: false,
     }
 }
 

@@ -30,6 +30,8 @@ pub struct ListQuery {
     /// Companies only: a query over tag keys.
     pub tags: Option<Expr>,
     pub order: Option<OrderBy>,
+    /// Companies only: just those created as Apideck-style consumers.
+    pub consumers_only: bool,
 }
 
 /// What inserting a connection did.
@@ -134,6 +136,15 @@ pub trait Store: Send + Sync + 'static {
         company: CompanyId,
         id: ConnectionId,
     ) -> Result<bool>;
+    /// Replaces a connection's non-secret provider settings; None when not found.
+    async fn set_connection_info(
+        &self,
+        client: ClientId,
+        company: CompanyId,
+        id: ConnectionId,
+        info: &serde_json::Map<String, serde_json::Value>,
+        at: Timestamp,
+    ) -> Result<Option<Connection>>;
 
     // -- credentials and audit ------------------------------------------------------
 

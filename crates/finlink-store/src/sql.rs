@@ -163,6 +163,13 @@ pub static COMPANIES: Resource = Resource {
                 ty: FieldType::Text,
             },
         ),
+        (
+            "consumerId",
+            Target::Column {
+                expr: "c.consumer_id",
+                ty: FieldType::Text,
+            },
+        ),
         ("tags", Target::Tag),
         ("dataConnections.id", related("id", FieldType::Text)),
         (

@@ -29,7 +29,8 @@ use crate::state::HttpState;
         (name = "Companies", description = "One company per business customer."),
         (name = "Connections", description = "A company's links to accounting, banking and commerce platforms."),
         (name = "Integrations", description = "The platforms finlink connects to."),
-        (name = "Settings", description = "Profile and API keys."),
+        (name = "Settings", description = "Profile, API keys and the audit log."),
+        (name = "Vault", description = "Apideck Vault's import, connection and consumer endpoints (snake_case, `{status_code, status, data}` envelope, `Authorization: Bearer <key>`, `x-apideck-consumer-id`)."),
         (name = "Operations", description = "Health checks and this document."),
     )
 )]

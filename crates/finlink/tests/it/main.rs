@@ -13,3 +13,4 @@ mod integrations;
 mod isolation;
 mod migration;
 mod vault;
+mod vault_api;
