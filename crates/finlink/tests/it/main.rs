@@ -12,5 +12,6 @@ mod errors;
 mod integrations;
 mod isolation;
 mod migration;
+mod refresh;
 mod vault;
 mod vault_api;
