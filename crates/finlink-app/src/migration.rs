@@ -350,3 +350,57 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use finlink_providers::Catalog;
+    use proptest::prelude::*;
+
+    fn value() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            "\\PC{0,40}".prop_map(Value::from),
+            prop_oneof![
+                Just("2026-11-23T10:00:00Z"),
+                Just("1800"),
+                Just("-5"),
+                Just("99999999999"),
+                Just("")
+            ]
+            .prop_map(Value::from),
+            proptest::collection::vec("\\PC{0,5}", 0..3).prop_map(|v| Value::from(v)),
+        ]
+    }
+
+    fn key() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("accessToken".to_owned()),
+            Just("refreshToken".to_owned()),
+            Just("expiresAt".to_owned()),
+            Just("expiresIn".to_owned()),
+            Just("issuedAt".to_owned()),
+            Just("tenantId".to_owned()),
+            Just("realmId".to_owned()),
+            Just("apiKey".to_owned()),
+            "\\PC{0,12}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        /// The migration body checker never panics, for any integration and any body.
+        #[test]
+        fn check_fields_never_panics(
+            which in 0usize..34,
+            body in proptest::collection::btree_map(key(), value(), 0..8),
+            now in any::<i64>(),
+        ) {
+            let cat = Catalog::built_in().unwrap();
+            let integ = &cat.all()[which % cat.all().len()];
+            let _ = check_fields(integ, &body, Timestamp::from_millis(now));
+        }
+    }
+}
