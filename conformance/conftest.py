@@ -78,6 +78,23 @@ class FinlinkError(AssertionError):
     pass
 
 
+def new_master_key() -> str:
+    """A fresh `ID:BASE64` master key from `finlink encryption new-key`."""
+    proc = subprocess.run(
+        [str(FINLINK_BIN), "encryption", "new-key"],
+        env={k: v for k, v in os.environ.items() if not k.startswith("FINLINK_")},
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT_S,
+    )
+    key = proc.stdout.strip()
+    if proc.returncode != 0 or not re.fullmatch(r"[0-9A-Za-z_-]+:[A-Za-z0-9+/=]+", key):
+        raise FinlinkError(
+            f"`finlink encryption new-key` exited {proc.returncode}\nstdout: {proc.stdout}\nstderr: {proc.stderr}"
+        )
+    return key
+
+
 @dataclass
 class Tenant:
     """A client of the server, with one API key."""
@@ -102,6 +119,9 @@ class FinlinkEnv:
     engine: str
     workdir: Path
     schema: Optional[str] = None
+    # PostgreSQL refuses to store credentials without a configured master key (SQLite makes a
+    # development key file in the data dir), so each PostgreSQL env gets its own.
+    master_key: Optional[str] = None
 
     @classmethod
     def create(cls, engine: str) -> "FinlinkEnv":
@@ -113,11 +133,13 @@ class FinlinkEnv:
             )
         workdir = Path(tempfile.mkdtemp(prefix=f"finlink-conf-{engine}-"))
         schema = None
+        master_key = None
         if engine == "postgres":
             if not POSTGRES_URL:
                 pytest.skip("FINLINK_TEST_POSTGRES_URL is not set")
             schema = "conf_" + secrets.token_hex(8)
-        return cls(engine=engine, workdir=workdir, schema=schema)
+            master_key = new_master_key()
+        return cls(engine=engine, workdir=workdir, schema=schema, master_key=master_key)
 
     @property
     def data_dir(self) -> Path:
@@ -133,6 +155,8 @@ class FinlinkEnv:
         if self.engine == "postgres":
             env["FINLINK_DATABASE_URL"] = POSTGRES_URL
             env["FINLINK_DATABASE_SCHEMA"] = self.schema or ""
+        if self.master_key:
+            env["FINLINK_MASTER_KEYS"] = self.master_key
         env.update(extra)
         return env
 

@@ -127,6 +127,10 @@ async fn baseline(db: PathBuf, listen: String) -> anyhow::Result<()> {
     let app = Router::new()
         .route("/companies/{id}", get(read))
         .route("/companies", get(list))
+        .route(
+            "/vault/connections/accounting/sandbox/import",
+            axum::routing::post(insert),
+        )
         .with_state(Arc::new(db));
     let listener = tokio::net::TcpListener::bind(&listen).await?;
     println!("baseline listening on http://{}", listener.local_addr()?);
@@ -186,6 +190,46 @@ async fn list(
             .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?;
         Ok(serde_json::json!({ "results": rows }).to_string())
     })
+}
+
+/// The bare baseline for imports: one row (the consumer, the body as a blob) inserted
+/// into SQLite through one writer connection, WAL, synchronous=NORMAL.
+async fn insert(
+    State(db): State<Arc<PathBuf>>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<String, StatusCode> {
+    static WRITER: std::sync::OnceLock<std::sync::Mutex<rusqlite::Connection>> =
+        std::sync::OnceLock::new();
+    let consumer = headers
+        .get("x-apideck-consumer-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let path = db.with_file_name("baseline-insert.db");
+    let writer = WRITER.get_or_init(|| {
+        let c = rusqlite::Connection::open(&path).unwrap_or_else(|_| {
+            rusqlite::Connection::open_in_memory().unwrap_or_else(|_| std::process::abort())
+        });
+        let _ = c.execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; \
+             CREATE TABLE IF NOT EXISTS imports (consumer TEXT PRIMARY KEY, body BLOB NOT NULL);",
+        );
+        std::sync::Mutex::new(c)
+    });
+    tokio::task::spawn_blocking(move || {
+        let c = writer
+            .lock()
+            .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?;
+        c.execute(
+            "INSERT INTO imports (consumer, body) VALUES (?1, ?2)",
+            rusqlite::params![consumer, body.to_vec()],
+        )
+        .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?;
+        Ok(String::from("{}"))
+    })
+    .await
+    .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?
 }
 
 async fn read(

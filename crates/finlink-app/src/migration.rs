@@ -371,7 +371,7 @@ mod fuzz {
                 Just("")
             ]
             .prop_map(Value::from),
-            proptest::collection::vec("\\PC{0,5}", 0..3).prop_map(|v| Value::from(v)),
+            proptest::collection::vec("\\PC{0,5}", 0..3).prop_map(Value::from),
         ]
     }
 

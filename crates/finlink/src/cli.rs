@@ -48,10 +48,27 @@ pub enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// Run the sandbox platform alone (OAuth server at /sandbox), or mint a grant.
+    Sandbox {
+        /// Address to listen on (default 127.0.0.1:8090).
+        #[arg(long)]
+        listen: Option<String>,
+        #[command(subcommand)]
+        command: Option<SandboxCommand>,
+    },
     /// Master keys: status, rotation, new keys.
     Encryption {
         #[command(subcommand)]
         command: EncryptionCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SandboxCommand {
+    /// Print a JSON grant (tokens, expiry, tenant id) as an existing integration would hold it.
+    Mint {
+        #[arg(long)]
+        company: String,
     },
 }
 
@@ -188,8 +205,36 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Encryption { command } => encryption(&cfg, command).await,
+        Command::Sandbox { listen, command } => sandbox(&cfg, listen, command).await,
         Command::Openapi => Ok(()),
     }
+}
+
+async fn sandbox(
+    cfg: &Config,
+    listen: Option<String>,
+    command: Option<SandboxCommand>,
+) -> anyhow::Result<()> {
+    let sb = crate::open_sandbox(cfg, Arc::new(SystemClock))?;
+    if let Some(SandboxCommand::Mint { company }) = command {
+        let grant = sb
+            .mint(&company)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        println!("{}", serde_json::to_string_pretty(&grant)?);
+        return Ok(());
+    }
+    let addr = listen.unwrap_or_else(|| String::from("127.0.0.1:8090"));
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let bound = listener.local_addr()?;
+    let router = axum::Router::new().nest("/sandbox", sb.router());
+    println!("finlink sandbox listening on http://{bound} (OAuth at /sandbox/oauth/*)");
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    Ok(())
 }
 
 async fn encryption(cfg: &Config, command: EncryptionCommand) -> anyhow::Result<()> {

@@ -180,6 +180,8 @@ pub fn build_app(
 pub struct Server {
     pub addr: SocketAddr,
     pub app: App,
+    /// The built-in sandbox platform, when enabled (mounted at `/sandbox`).
+    pub sandbox: Option<finlink_sandbox::Sandbox>,
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -210,6 +212,11 @@ pub async fn spawn(cfg: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Server
     let keyring = load_keyring(cfg)?;
     let store = open_store(cfg).await?;
     check_keys(store.as_ref(), &keyring).await?;
+    let sandbox = if cfg.sandbox.enabled {
+        Some(open_sandbox(cfg, Arc::clone(&clock))?)
+    } else {
+        None
+    };
     let app = build_app(
         cfg,
         store,
@@ -218,16 +225,34 @@ pub async fn spawn(cfg: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Server
         format!("http://{addr}"),
         keyring,
     )?;
-    Ok(start(listener, app))
+    Ok(start(listener, app, sandbox))
 }
 
-/// Serves `app` on `listener` until shut down.
-pub fn start(listener: TcpListener, app: App) -> Server {
+/// Opens the built-in sandbox platform's own database (`data_dir/sandbox.db`).
+pub fn open_sandbox(
+    cfg: &Config,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<finlink_sandbox::Sandbox> {
+    create_private_dir(&cfg.data_dir)?;
+    let path = cfg.data_dir.join("sandbox.db");
+    finlink_sandbox::Sandbox::open(
+        Some(&path),
+        finlink_sandbox::SandboxConfig::default(),
+        clock,
+    )
+    .map_err(|e| anyhow::anyhow!("cannot open the sandbox platform ({}): {e}", path.display()))
+}
+
+/// Serves `app` (and the sandbox at `/sandbox`, when given) on `listener` until shut down.
+pub fn start(listener: TcpListener, app: App, sandbox: Option<finlink_sandbox::Sandbox>) -> Server {
     let addr = listener
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
     let state = finlink_http::HttpState::new(app.clone());
-    let router = finlink_http::router(state);
+    let mut router = finlink_http::router(state);
+    if let Some(sb) = &sandbox {
+        router = router.nest("/sandbox", sb.router());
+    }
     // Normalise the path before routing (the Codat SDK may send `//companies`).
     let service = tower::util::MapRequestLayer::new(
         finlink_http::middleware::normalize_path::<axum::body::Body>,
@@ -247,6 +272,7 @@ pub fn start(listener: TcpListener, app: App) -> Server {
     Server {
         addr,
         app,
+        sandbox,
         shutdown: tx,
         task,
     }

@@ -2,11 +2,10 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use finlink_app::companies::CompanyPatch;
 use finlink_domain::Error;
 
-use super::dto::{ConsumerBody, ConsumerDto, Envelope, ok};
+use super::dto::{ConsumerBody, ConsumerDto, DeletedConsumer, Envelope, ok};
 use super::{VaultCaller, VaultResult};
 use crate::error::ApideckError;
 use crate::extract::{JsonBody, ListParams};
@@ -120,15 +119,15 @@ pub async fn update(
 /// Delete a consumer with its connections and credentials
 #[utoipa::path(delete, path = "/vault/consumers/{consumer_id}", tag = "Vault", operation_id = "vault-consumers-delete",
     params(("consumer_id" = String, Path)),
-    responses((status = 204), (status = 404, body = ApideckError)),
+    responses((status = 200, body = Envelope<DeletedConsumer>), (status = 404, body = ApideckError)),
     security(("bearer" = [])))]
 pub async fn delete(
     State(s): State<HttpState>,
     caller: VaultCaller,
     Path(id): Path<String>,
-) -> VaultResult<StatusCode> {
+) -> VaultResult<Json<Envelope<DeletedConsumer>>> {
     s.app
         .delete_consumer(&caller.actor(), caller.caller.client(), &id)
         .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(Json(ok(DeletedConsumer { consumer_id: id })))
 }

@@ -183,7 +183,13 @@ impl ConsumerDto {
                     .map(|i| i.slug.clone())
                     .unwrap_or_default(),
                 unified_api: finlink_app::vault::unified_api_of(x.source_type).to_owned(),
-                state: x.status.as_str().to_owned(),
+                // Apideck's states, from the connection's status.
+                state: match x.status {
+                    finlink_domain::connection::ConnectionStatus::Linked => "callable",
+                    finlink_domain::connection::ConnectionStatus::Deauthorized => "invalid",
+                    _ => "added",
+                }
+                .to_owned(),
             })
             .collect();
         Self {
@@ -197,6 +203,12 @@ impl ConsumerDto {
             modified: c.modified.to_rfc3339(),
         }
     }
+}
+
+/// What deleting a consumer answers.
+#[derive(Serialize, ToSchema)]
+pub struct DeletedConsumer {
+    pub consumer_id: String,
 }
 
 /// `{consumer_id, metadata}`.

@@ -195,7 +195,7 @@ async fn import_is_an_upsert_visible_through_both_apis(ts: &TestServer) {
         ))
         .await;
     assert_apideck_error(s, &b, 404);
-    let (s, _) = ts
+    let (s, b) = ts
         .call(vault(
             ts,
             Method::DELETE,
@@ -203,7 +203,8 @@ async fn import_is_an_upsert_visible_through_both_apis(ts: &TestServer) {
             None,
         ))
         .await;
-    assert_eq!(s, 204);
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["data"]["consumer_id"], "account:2");
     let (s, b) = ts
         .call(vault(ts, Method::GET, "/vault/consumers/account:2", None))
         .await;

@@ -1,0 +1,1252 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+//! The sandbox authorization server over real HTTP: a loopback listener, `reqwest`, and a
+//! `ManualClock` to move time.
+
+use std::sync::Arc;
+
+use axum::Router;
+use finlink_domain::{ManualClock, Timestamp};
+use finlink_sandbox::{Failure, Sandbox, SandboxConfig};
+use reqwest::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION, RETRY_AFTER,
+};
+use reqwest::{Client, StatusCode, redirect::Policy};
+use serde_json::{Value, json};
+use url::Url;
+
+const CLIENT: &str = "finlink-sandbox";
+const SECRET: &str = "sandbox-secret";
+const REDIRECT: &str = "https://app.example/oauth/callback?from=finlink";
+/// RFC 7636 Appendix B: a verifier and its S256 challenge, computed independently of the sandbox.
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+const START_MS: i64 = 1_800_000_000_000;
+
+struct Env {
+    base: String,
+    sandbox: Sandbox,
+    clock: ManualClock,
+    http: Client,
+}
+
+async fn serve(sandbox: &Sandbox) -> String {
+    let app = Router::new().nest("/sandbox", sandbox.router());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}/sandbox")
+}
+
+fn http() -> Client {
+    Client::builder().redirect(Policy::none()).build().unwrap()
+}
+
+async fn start(config: SandboxConfig) -> Env {
+    let clock = ManualClock::new(Timestamp::from_millis(START_MS));
+    let sandbox = Sandbox::open(None, config, Arc::new(clock.clone())).unwrap();
+    let base = serve(&sandbox).await;
+    Env {
+        base,
+        sandbox,
+        clock,
+        http: http(),
+    }
+}
+
+fn authorize_params(state: &str) -> Vec<(&str, &str)> {
+    vec![
+        ("response_type", "code"),
+        ("client_id", CLIENT),
+        ("redirect_uri", REDIRECT),
+        ("scope", "accounting.read offline_access"),
+        ("state", state),
+        ("code_challenge", CHALLENGE),
+        ("code_challenge_method", "S256"),
+    ]
+}
+
+fn hidden_request_id(html: &str) -> String {
+    let marker = "name=\"request\" value=\"";
+    let start = html.find(marker).expect("the form has a request id") + marker.len();
+    let end = start + html[start..].find('"').unwrap();
+    html[start..end].to_owned()
+}
+
+fn query_of(location: &str) -> Vec<(String, String)> {
+    Url::parse(location)
+        .unwrap()
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+fn param(location: &str, name: &str) -> Option<String> {
+    query_of(location)
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
+}
+
+fn advance_secs(clock: &ManualClock, s: i64) {
+    clock.advance_millis(s * 1000);
+}
+
+impl Env {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn authorize_get(&self, params: &[(&str, &str)]) -> reqwest::Response {
+        self.http
+            .get(self.url("/oauth/authorize"))
+            .query(params)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn consent_page(&self, state: &str) -> String {
+        let resp = self.authorize_get(&authorize_params(state)).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        resp.text().await.unwrap()
+    }
+
+    async fn answer(&self, form: &[(&str, &str)]) -> reqwest::Response {
+        self.http
+            .post(self.url("/oauth/authorize"))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Runs the consent step and returns the `Location` the browser is sent to.
+    async fn approve(&self, company: &str, state: &str) -> String {
+        let html = self.consent_page(state).await;
+        let request = hidden_request_id(&html);
+        let resp = self
+            .answer(&[
+                ("request", &request),
+                ("company_name", company),
+                ("decision", "approve"),
+            ])
+            .await;
+        assert_eq!(resp.status(), StatusCode::FOUND);
+        resp.headers()[LOCATION].to_str().unwrap().to_owned()
+    }
+
+    async fn code(&self, company: &str) -> String {
+        let location = self.approve(company, "st").await;
+        param(&location, "code").unwrap()
+    }
+
+    async fn token(&self, form: &[(&str, &str)]) -> (StatusCode, Value) {
+        let resp = self
+            .http
+            .post(self.url("/oauth/token"))
+            .basic_auth(CLIENT, Some(SECRET))
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn exchange(&self, code: &str, verifier: &str, redirect: &str) -> (StatusCode, Value) {
+        self.token(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", redirect),
+            ("code_verifier", verifier),
+        ])
+        .await
+    }
+
+    async fn refresh(&self, refresh_token: &str) -> (StatusCode, Value) {
+        self.token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+        ])
+        .await
+    }
+
+    /// A full code flow: the token response.
+    async fn connect(&self, company: &str) -> Value {
+        let code = self.code(company).await;
+        let (status, body) = self.exchange(&code, VERIFIER, REDIRECT).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
+    async fn bearer_get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        let resp = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn identity(&self, token: &str) -> (StatusCode, Value) {
+        self.bearer_get("/oauth/identity", token).await
+    }
+
+    async fn revoke(&self, form: &[(&str, &str)]) -> StatusCode {
+        self.http
+            .post(self.url("/oauth/revoke"))
+            .basic_auth(CLIENT, Some(SECRET))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    }
+}
+
+fn s(v: &Value) -> &str {
+    v.as_str().unwrap()
+}
+
+#[tokio::test]
+async fn code_flow_with_pkce() {
+    let env = start(SandboxConfig::default()).await;
+
+    let resp = env.authorize_get(&authorize_params("xyz")).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(
+        resp.headers()[CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let csp = resp.headers()[CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.contains("default-src 'none'"));
+    assert!(csp.contains("form-action 'self' https://app.example"));
+    let html = resp.text().await.unwrap();
+    assert!(!html.to_ascii_lowercase().contains("<script"));
+    assert!(html.contains("<label for=\"company_name\">"));
+    assert!(html.contains("id=\"company_name\""));
+    assert!(html.contains("value=\"Sandbox Company 1\""));
+    assert!(html.contains("value=\"approve\""));
+    assert!(html.contains("value=\"deny\""));
+    assert!(html.contains("href=\"../assets/sandbox.css\""));
+    assert!(!html.contains("http://") && !html.contains("https://cdn"));
+
+    let request = hidden_request_id(&html);
+    let resp = env
+        .answer(&[
+            ("request", &request),
+            ("company_name", "Acme <Ltd>"),
+            ("decision", "approve"),
+        ])
+        .await;
+    assert_eq!(resp.status(), StatusCode::FOUND);
+    let location = resp.headers()[LOCATION].to_str().unwrap().to_owned();
+    assert!(location.starts_with("https://app.example/oauth/callback?from=finlink&code="));
+    assert_eq!(param(&location, "state").as_deref(), Some("xyz"));
+    let code = param(&location, "code").unwrap();
+
+    // The same consent form cannot be answered twice.
+    let again = env
+        .answer(&[
+            ("request", &request),
+            ("company_name", "X"),
+            ("decision", "approve"),
+        ])
+        .await;
+    assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+
+    let resp = env
+        .http
+        .post(env.url("/oauth/token"))
+        .basic_auth(CLIENT, Some(SECRET))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()[CACHE_CONTROL], "no-store");
+    let tokens: Value = resp.json().await.unwrap();
+    assert_eq!(tokens["token_type"], "Bearer");
+    assert_eq!(tokens["expires_in"], 1800);
+    assert_eq!(tokens["scope"], "accounting.read offline_access");
+    assert!(s(&tokens["access_token"]).len() > 40);
+    assert!(s(&tokens["refresh_token"]).len() > 40);
+    assert!(tokens.get("tenant_id").is_none() && tokens.get("tenantId").is_none());
+
+    let (status, id) = env.identity(s(&tokens["access_token"])).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(id["companyName"], "Acme <Ltd>");
+    assert_eq!(id["organisations"].as_array().unwrap().len(), 1);
+    assert_eq!(id["organisations"][0]["tenantId"], id["tenantId"]);
+    assert_eq!(id["organisations"][0]["companyName"], "Acme <Ltd>");
+    let (status, ping) = env
+        .bearer_get("/api/ping", s(&tokens["access_token"]))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(ping, json!({"ok": true, "tenantId": id["tenantId"]}));
+
+    // Reusing the code is refused, and the tokens issued from it are revoked (RFC 6749 4.1.2).
+    let (status, err) = env.exchange(&code, VERIFIER, REDIRECT).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(err["error"], "invalid_grant");
+    let (status, _) = env.identity(s(&tokens["access_token"])).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = env.refresh(s(&tokens["refresh_token"])).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    let stats = env.sandbox.stats();
+    assert_eq!(stats.code_exchanges, 2);
+    assert_eq!(stats.grants_revoked, 1);
+
+    // The next consent page proposes the next company number.
+    let html = env.consent_page("s2").await;
+    assert!(html.contains("value=\"Sandbox Company 2\""));
+}
+
+#[tokio::test]
+async fn code_exchange_refusals() {
+    let env = start(SandboxConfig {
+        clients: vec![
+            (CLIENT.into(), SECRET.into()),
+            ("other-app".into(), "other-secret".into()),
+        ],
+        ..SandboxConfig::default()
+    })
+    .await;
+
+    let code = env.code("A").await;
+    let other_verifier = "x".repeat(43);
+    let (status, err) = env.exchange(&code, &other_verifier, REDIRECT).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(err["error"], "invalid_grant");
+    assert!(s(&err["error_description"]).contains("code_verifier"));
+    // Any redemption attempt consumes the code.
+    let (_, err) = env.exchange(&code, VERIFIER, REDIRECT).await;
+    assert_eq!(err["error"], "invalid_grant");
+
+    let code = env.code("B").await;
+    let (status, err) = env
+        .exchange(&code, VERIFIER, "https://app.example/oauth/callback")
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(err["error"], "invalid_grant");
+    assert!(s(&err["error_description"]).contains("redirect_uri"));
+
+    let code = env.code("C").await;
+    advance_secs(&env.clock, 60);
+    let (_, err) = env.exchange(&code, VERIFIER, REDIRECT).await;
+    assert_eq!(err["error"], "invalid_grant");
+    assert!(s(&err["error_description"]).contains("expired"));
+
+    // A code is bound to the client it was issued to.
+    let code = env.code("D").await;
+    let resp = env
+        .http
+        .post(env.url("/oauth/token"))
+        .basic_auth("other-app", Some("other-secret"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let err: Value = resp.json().await.unwrap();
+    assert_eq!(err["error"], "invalid_grant");
+
+    let (status, err) = env.exchange("sbx_code_nope", VERIFIER, REDIRECT).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(err["error"], "invalid_grant");
+    let (status, err) = env
+        .token(&[("grant_type", "authorization_code"), ("code", "x")])
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(err["error"], "invalid_request");
+
+    // A code within its 60 seconds still works.
+    let code = env.code("E").await;
+    advance_secs(&env.clock, 59);
+    let (status, _) = env.exchange(&code, VERIFIER, REDIRECT).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn authorization_request_errors() {
+    let env = start(SandboxConfig::default()).await;
+    let with = |name: &'static str, value: Option<&'static str>| {
+        let mut p: Vec<(&str, &str)> = authorize_params("st1")
+            .into_iter()
+            .filter(|(k, _)| *k != name)
+            .collect();
+        if let Some(v) = value {
+            p.push((name, v));
+        }
+        p
+    };
+    let redirected = |resp: &reqwest::Response| {
+        assert_eq!(resp.status(), StatusCode::FOUND);
+        let location = resp.headers()[LOCATION].to_str().unwrap().to_owned();
+        assert!(location.starts_with("https://app.example/oauth/callback?from=finlink&"));
+        assert_eq!(param(&location, "state").as_deref(), Some("st1"));
+        assert!(param(&location, "code").is_none());
+        param(&location, "error").unwrap()
+    };
+
+    let resp = env.authorize_get(&with("code_challenge", None)).await;
+    assert_eq!(redirected(&resp), "invalid_request");
+    let resp = env
+        .authorize_get(&with("code_challenge_method", Some("plain")))
+        .await;
+    assert_eq!(redirected(&resp), "invalid_request");
+    let resp = env
+        .authorize_get(&with("code_challenge_method", None))
+        .await;
+    assert_eq!(redirected(&resp), "invalid_request");
+    let resp = env
+        .authorize_get(&with("code_challenge", Some("too-short")))
+        .await;
+    assert_eq!(redirected(&resp), "invalid_request");
+    let resp = env
+        .authorize_get(&with("response_type", Some("token")))
+        .await;
+    assert_eq!(redirected(&resp), "unsupported_response_type");
+    let resp = env
+        .authorize_get(&with("scope", Some("accounting.read admin")))
+        .await;
+    assert_eq!(redirected(&resp), "invalid_scope");
+    let mut twice = authorize_params("st1");
+    twice.push(("scope", "openid"));
+    let resp = env.authorize_get(&twice).await;
+    assert_eq!(redirected(&resp), "invalid_request");
+
+    // Without a trusted client and redirect URI, the error is a page, not a redirect.
+    for params in [
+        with("client_id", Some("unknown-app")),
+        with("client_id", None),
+        with("redirect_uri", None),
+        with("redirect_uri", Some("not a uri")),
+        with("redirect_uri", Some("javascript:alert(1)")),
+        with("redirect_uri", Some("https://app.example/cb#fragment")),
+    ] {
+        let resp = env.authorize_get(&params).await;
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{params:?}");
+        assert!(resp.headers().get(LOCATION).is_none());
+        let html = resp.text().await.unwrap();
+        assert!(html.contains("<h1>"));
+        assert!(!html.contains("<script"));
+    }
+
+    // No scope: the default one.
+    let html = {
+        let resp = env.authorize_get(&with("scope", None)).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        resp.text().await.unwrap()
+    };
+    let request = hidden_request_id(&html);
+    let resp = env
+        .answer(&[
+            ("request", &request),
+            ("company_name", "Z"),
+            ("decision", "approve"),
+        ])
+        .await;
+    let code = param(resp.headers()[LOCATION].to_str().unwrap(), "code").unwrap();
+    let (_, tokens) = env.exchange(&code, VERIFIER, REDIRECT).await;
+    assert_eq!(tokens["scope"], "accounting.read offline_access");
+}
+
+#[tokio::test]
+async fn consent_deny_and_form_validation() {
+    let env = start(SandboxConfig::default()).await;
+    let html = env.consent_page("deny-me").await;
+    let request = hidden_request_id(&html);
+    let resp = env
+        .answer(&[
+            ("request", &request),
+            ("company_name", ""),
+            ("decision", "deny"),
+        ])
+        .await;
+    assert_eq!(resp.status(), StatusCode::FOUND);
+    let location = resp.headers()[LOCATION].to_str().unwrap().to_owned();
+    assert_eq!(param(&location, "error").as_deref(), Some("access_denied"));
+    assert_eq!(param(&location, "state").as_deref(), Some("deny-me"));
+    assert!(param(&location, "code").is_none());
+    // Answered: approving it afterwards is refused.
+    let resp = env
+        .answer(&[
+            ("request", &request),
+            ("company_name", "A"),
+            ("decision", "approve"),
+        ])
+        .await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+
+    // An empty name shows the form again with the error, still answerable.
+    let html = env.consent_page("again").await;
+    let request = hidden_request_id(&html);
+    let resp = env
+        .answer(&[
+            ("request", &request),
+            ("company_name", "   "),
+            ("decision", "approve"),
+        ])
+        .await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let page = resp.text().await.unwrap();
+    assert!(page.contains("role=\"alert\""));
+    assert!(page.contains("aria-invalid=\"true\""));
+    assert_eq!(hidden_request_id(&page), request);
+    let resp = env
+        .answer(&[
+            ("request", &request),
+            ("company_name", "Fixed"),
+            ("decision", "approve"),
+        ])
+        .await;
+    assert_eq!(resp.status(), StatusCode::FOUND);
+    assert_eq!(
+        param(resp.headers()[LOCATION].to_str().unwrap(), "state").as_deref(),
+        Some("again")
+    );
+
+    // A forged or unknown request id, or no decision, is refused without redirecting.
+    let resp = env
+        .answer(&[
+            ("request", "sbx_req_forged"),
+            ("company_name", "A"),
+            ("decision", "approve"),
+        ])
+        .await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert!(resp.headers().get(LOCATION).is_none());
+    let html = env.consent_page("x").await;
+    let resp = env
+        .answer(&[
+            ("request", &hidden_request_id(&html)),
+            ("company_name", "A"),
+        ])
+        .await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+
+    // A consent page left open more than 10 minutes expires.
+    let html = env.consent_page("late").await;
+    advance_secs(&env.clock, 601);
+    let resp = env
+        .answer(&[
+            ("request", &hidden_request_id(&html)),
+            ("company_name", "A"),
+            ("decision", "approve"),
+        ])
+        .await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+
+    // The stylesheet is served by the sandbox.
+    let css = env
+        .http
+        .get(env.url("/assets/sandbox.css"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(css.status(), StatusCode::OK);
+    assert!(
+        css.headers()[CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
+}
+
+#[tokio::test]
+async fn refresh_tokens_rotate_and_reuse_revokes_the_grant() {
+    let env = start(SandboxConfig::default()).await;
+    let t1 = env.connect("Rotating Ltd").await;
+    let rt1 = s(&t1["refresh_token"]).to_owned();
+
+    advance_secs(&env.clock, 5);
+    let (status, t2) = env.refresh(&rt1).await;
+    assert_eq!(status, StatusCode::OK, "{t2}");
+    let rt2 = s(&t2["refresh_token"]).to_owned();
+    assert_ne!(rt1, rt2);
+    assert_ne!(t1["access_token"], t2["access_token"]);
+    assert_eq!(t2["expires_in"], 1800);
+    assert_eq!(t2["scope"], "accounting.read offline_access");
+    let (status, _) = env.identity(s(&t2["access_token"])).await;
+    assert_eq!(status, StatusCode::OK);
+
+    advance_secs(&env.clock, 5);
+    let (status, t3) = env.refresh(&rt2).await;
+    assert_eq!(status, StatusCode::OK);
+    let rt3 = s(&t3["refresh_token"]).to_owned();
+
+    // Replaying rt1 (grace 0): refused, and the whole grant is revoked.
+    let (status, err) = env.refresh(&rt1).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(err["error"], "invalid_grant");
+    assert!(s(&err["error_description"]).contains("revoked"));
+    let (status, err) = env.refresh(&rt3).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(err["error"], "invalid_grant");
+    let (status, err) = env.identity(s(&t3["access_token"])).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(err["error"], "invalid_token");
+
+    let stats = env.sandbox.stats();
+    assert_eq!(stats.refresh_requests, 4);
+    assert_eq!(stats.code_exchanges, 1);
+    assert_eq!(stats.token_requests, 5);
+    assert_eq!(stats.grants_revoked, 1);
+
+    // Another grant is unaffected.
+    let other = env.connect("Other Ltd").await;
+    let (status, _) = env.refresh(s(&other["refresh_token"])).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn reuse_inside_the_grace_window_rotates_from_the_current_state() {
+    let env = start(SandboxConfig {
+        refresh_token_grace_secs: 30,
+        ..SandboxConfig::default()
+    })
+    .await;
+    let t = env.connect("Grace Ltd").await;
+    let rt1 = s(&t["refresh_token"]).to_owned();
+
+    // t0: rt1 -> rt2.
+    let (status, t2) = env.refresh(&rt1).await;
+    assert_eq!(status, StatusCode::OK);
+    let rt2 = s(&t2["refresh_token"]).to_owned();
+
+    // t0+10: rt1 again, inside its window: a new rotation (rt2 is retired now, rt3 is live).
+    advance_secs(&env.clock, 10);
+    let (status, t3) = env.refresh(&rt1).await;
+    assert_eq!(status, StatusCode::OK, "{t3}");
+    let rt3 = s(&t3["refresh_token"]).to_owned();
+    assert_ne!(rt3, rt2);
+    assert_ne!(rt3, rt1);
+
+    // t0+20: rt2, retired at t0+10, is inside its own window: another rotation.
+    advance_secs(&env.clock, 10);
+    let (status, t4) = env.refresh(&rt2).await;
+    assert_eq!(status, StatusCode::OK);
+    let rt4 = s(&t4["refresh_token"]).to_owned();
+    // Every earlier access token still works until it expires.
+    for t in [&t, &t2, &t3, &t4] {
+        assert_eq!(env.identity(s(&t["access_token"])).await.0, StatusCode::OK);
+    }
+
+    // t0+30: rt1's window (rotated at t0) is over: reuse revokes the grant.
+    advance_secs(&env.clock, 10);
+    let (status, err) = env.refresh(&rt1).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(err["error"], "invalid_grant");
+    let (status, _) = env.refresh(&rt4).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        env.identity(s(&t4["access_token"])).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(env.sandbox.stats().grants_revoked, 1);
+}
+
+#[tokio::test]
+async fn access_tokens_expire_on_the_clock() {
+    let env = start(SandboxConfig {
+        access_token_ttl_secs: 600,
+        ..SandboxConfig::default()
+    })
+    .await;
+    let t = env.connect("Clock Ltd").await;
+    assert_eq!(t["expires_in"], 600);
+    let at = s(&t["access_token"]);
+    advance_secs(&env.clock, 599);
+    assert_eq!(env.identity(at).await.0, StatusCode::OK);
+    advance_secs(&env.clock, 1);
+    let (status, err) = env.identity(at).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(err["error"], "invalid_token");
+    assert_eq!(
+        env.bearer_get("/api/ping", at).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+
+    let (status, fresh) = env.refresh(s(&t["refresh_token"])).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        env.identity(s(&fresh["access_token"])).await.0,
+        StatusCode::OK
+    );
+
+    // No or a malformed Authorization header.
+    let resp = env
+        .http
+        .get(env.url("/oauth/identity"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert!(resp.headers().contains_key("www-authenticate"));
+    assert_eq!(
+        env.identity("sbx_at_unknown").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn unused_refresh_tokens_expire_when_configured() {
+    let env = start(SandboxConfig {
+        refresh_token_idle_days: Some(60),
+        ..SandboxConfig::default()
+    })
+    .await;
+    let kept = env.sandbox.mint("Kept Ltd").await.unwrap();
+    let idle = env.sandbox.mint("Idle Ltd").await.unwrap();
+    advance_secs(&env.clock, 59 * 86_400);
+    let (status, kept2) = env.refresh(&kept.refresh_token).await;
+    assert_eq!(status, StatusCode::OK);
+    advance_secs(&env.clock, 86_400);
+    let (status, err) = env.refresh(&idle.refresh_token).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(err["error"], "invalid_grant");
+    assert!(s(&err["error_description"]).contains("60 days"));
+    // The rotated token was issued at day 59: still alive at day 60.
+    let (status, _) = env.refresh(s(&kept2["refresh_token"])).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn scopes_on_refresh_and_without_offline_access() {
+    let env = start(SandboxConfig::default()).await;
+    let t = env.connect("Scope Ltd").await;
+    let (status, narrow) = env
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", s(&t["refresh_token"])),
+            ("scope", "accounting.read"),
+        ])
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(narrow["scope"], "accounting.read");
+    let (status, err) = env
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", s(&narrow["refresh_token"])),
+            ("scope", "accounting.write"),
+        ])
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(err["error"], "invalid_scope");
+
+    // Without offline_access there is no refresh token (as Xero).
+    let mut params = authorize_params("online");
+    params.retain(|(k, _)| *k != "scope");
+    params.push(("scope", "accounting.read"));
+    let html = env.authorize_get(&params).await.text().await.unwrap();
+    let resp = env
+        .answer(&[
+            ("request", &hidden_request_id(&html)),
+            ("company_name", "Online"),
+            ("decision", "approve"),
+        ])
+        .await;
+    let code = param(resp.headers()[LOCATION].to_str().unwrap(), "code").unwrap();
+    let (status, tokens) = env.exchange(&code, VERIFIER, REDIRECT).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(tokens.get("refresh_token").is_none());
+    assert_eq!(tokens["scope"], "accounting.read");
+}
+
+#[tokio::test]
+async fn revocation_endpoint() {
+    let env = start(SandboxConfig {
+        clients: vec![
+            (CLIENT.into(), SECRET.into()),
+            ("other-app".into(), "other-secret".into()),
+        ],
+        ..SandboxConfig::default()
+    })
+    .await;
+    let t = env.connect("Revoke Ltd").await;
+    let at = s(&t["access_token"]);
+    let rt = s(&t["refresh_token"]);
+
+    // Revoking an access token ends that token only.
+    assert_eq!(
+        env.revoke(&[("token", at), ("token_type_hint", "access_token")])
+            .await,
+        StatusCode::OK
+    );
+    assert_eq!(env.identity(at).await.0, StatusCode::UNAUTHORIZED);
+    let (status, t2) = env.refresh(rt).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // Another client cannot revoke it (answered 200 all the same).
+    let resp = env
+        .http
+        .post(env.url("/oauth/revoke"))
+        .basic_auth("other-app", Some("other-secret"))
+        .form(&[("token", s(&t2["refresh_token"]))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(env.identity(s(&t2["access_token"])).await.0, StatusCode::OK);
+
+    // Revoking the refresh token (no hint) revokes the grant.
+    assert_eq!(
+        env.revoke(&[("token", s(&t2["refresh_token"]))]).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        env.identity(s(&t2["access_token"])).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (status, err) = env.refresh(s(&t2["refresh_token"])).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(err["error"], "invalid_grant");
+    assert_eq!(env.sandbox.stats().grants_revoked, 1);
+
+    // Unknown tokens: 200. Missing token: 400. No client authentication: 401.
+    assert_eq!(
+        env.revoke(&[("token", "sbx_rt_unknown")]).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        env.revoke(&[("token_type_hint", "refresh_token")]).await,
+        StatusCode::BAD_REQUEST
+    );
+    let resp = env
+        .http
+        .post(env.url("/oauth/revoke"))
+        .form(&[("token", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let err: Value = resp.json().await.unwrap();
+    assert_eq!(err["error"], "invalid_client");
+}
+
+#[tokio::test]
+async fn client_authentication() {
+    let env = start(SandboxConfig::default()).await;
+    let minted = env.sandbox.mint("Auth Ltd").await.unwrap();
+
+    // client_secret_post
+    let resp = env
+        .http
+        .post(env.url("/oauth/token"))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", minted.refresh_token.as_str()),
+            ("client_id", CLIENT),
+            ("client_secret", SECRET),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let t: Value = resp.json().await.unwrap();
+
+    let post = |form: Vec<(&'static str, String)>, basic: Option<(&'static str, &'static str)>| {
+        let mut req = env.http.post(env.url("/oauth/token")).form(&form);
+        if let Some((id, secret)) = basic {
+            req = req.basic_auth(id, Some(secret));
+        }
+        req.send()
+    };
+    let refresh_form = |extra: &[(&'static str, &'static str)]| {
+        let mut f = vec![
+            ("grant_type", "refresh_token".to_owned()),
+            ("refresh_token", s(&t["refresh_token"]).to_owned()),
+        ];
+        f.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        f
+    };
+
+    for (form, basic) in [
+        (refresh_form(&[]), Some((CLIENT, "wrong"))),
+        (refresh_form(&[]), Some(("nobody", SECRET))),
+        (refresh_form(&[]), None),
+        (refresh_form(&[("client_id", CLIENT)]), None),
+        (
+            refresh_form(&[("client_id", CLIENT), ("client_secret", "wrong")]),
+            None,
+        ),
+        (
+            refresh_form(&[("client_id", "nobody")]),
+            Some((CLIENT, SECRET)),
+        ),
+    ] {
+        let resp = post(form, basic).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+        assert!(resp.headers().contains_key("www-authenticate"));
+        assert_eq!(resp.headers()[CACHE_CONTROL], "no-store");
+        let err: Value = resp.json().await.unwrap();
+        assert_eq!(err["error"], "invalid_client");
+    }
+    // Two methods at once.
+    let resp = post(
+        refresh_form(&[("client_secret", SECRET)]),
+        Some((CLIENT, SECRET)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["error"],
+        "invalid_request"
+    );
+
+    // None of the refused attempts consumed the refresh token.
+    let (status, _) = env.refresh(s(&t["refresh_token"])).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // Malformed requests.
+    let (status, err) = env.token(&[("grant_type", "password")]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(err["error"], "unsupported_grant_type");
+    let (status, err) = env.token(&[("foo", "bar")]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(err["error"], "invalid_request");
+    let (status, err) = env.token(&[("grant_type", "refresh_token")]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(err["error"], "invalid_request");
+    let resp = env
+        .http
+        .post(env.url("/oauth/token"))
+        .basic_auth(CLIENT, Some(SECRET))
+        .json(&json!({"grant_type": "refresh_token"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["error"],
+        "invalid_request"
+    );
+    let resp = env
+        .http
+        .post(env.url("/oauth/token"))
+        .basic_auth(CLIENT, Some(SECRET))
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body("grant_type=refresh_token&grant_type=authorization_code")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["error"],
+        "invalid_request"
+    );
+}
+
+#[tokio::test]
+async fn failure_injection_counts_down() {
+    let env = start(SandboxConfig::default()).await;
+    let minted = env.sandbox.mint("Flaky Ltd").await.unwrap();
+    env.sandbox.inject(Failure::ServerError, 2);
+    let resp = env
+        .http
+        .post(env.url("/admin/failures"))
+        .json(&json!({"kind": "rateLimited", "count": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success());
+    env.sandbox.inject(Failure::TemporarilyUnavailable, 1);
+    env.sandbox.inject(Failure::InvalidGrant, 1);
+
+    let send = || {
+        env.http
+            .post(env.url("/oauth/token"))
+            .basic_auth(CLIENT, Some(SECRET))
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", minted.refresh_token.as_str()),
+            ])
+            .send()
+    };
+    for _ in 0..2 {
+        let resp = send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(resp.json::<Value>().await.unwrap()["error"], "server_error");
+    }
+    let resp = send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(resp.headers()[RETRY_AFTER], "1");
+    let resp = send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(resp.headers().contains_key(RETRY_AFTER));
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["error"],
+        "temporarily_unavailable"
+    );
+    let resp = send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["error"],
+        "invalid_grant"
+    );
+
+    // Injected failures did not touch the grant: the refresh token still works.
+    let resp = send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+
+    let stats = env.sandbox.stats();
+    assert_eq!(stats.token_requests, 6);
+    assert_eq!(stats.refresh_requests, 6);
+    assert_eq!(stats.failures_injected, 5);
+    assert_eq!(stats.grants_revoked, 0);
+    let over_http: Value = env
+        .http
+        .get(env.url("/admin/stats"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(over_http["token_requests"], 6);
+    assert_eq!(over_http["failures_injected"], 5);
+
+    // Injection takes precedence even over a request that would be refused anyway.
+    env.sandbox.inject(Failure::ServerError, 1);
+    let resp = env.http.post(env.url("/oauth/token")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let resp = env.http.post(env.url("/oauth/token")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+
+    // Bad admin input, and clearing.
+    let resp = env
+        .http
+        .post(env.url("/admin/failures"))
+        .json(&json!({"kind": "meteorStrike"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    env.sandbox.inject(Failure::ServerError, 3);
+    let resp = env
+        .http
+        .delete(env.url("/admin/failures"))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success());
+    let (status, _) = env.token(&[("grant_type", "password")]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn several_organisations_per_grant() {
+    let env = start(SandboxConfig {
+        organisations_per_grant: 3,
+        ..SandboxConfig::default()
+    })
+    .await;
+    let html = env.consent_page("multi").await;
+    assert!(html.contains("2 more organisation"));
+    let t = env.connect("Group").await;
+    let (status, id) = env.identity(s(&t["access_token"])).await;
+    assert_eq!(status, StatusCode::OK);
+    let orgs = id["organisations"].as_array().unwrap();
+    assert_eq!(orgs.len(), 3);
+    assert_eq!(id["tenantId"], orgs[0]["tenantId"]);
+    assert_eq!(id["companyName"], "Group");
+    assert_ne!(orgs[0]["tenantId"], orgs[1]["tenantId"]);
+    assert_eq!(orgs[1]["companyName"], "Group (2)");
+
+    let minted = env.sandbox.mint("Minted Group").await.unwrap();
+    let (_, id) = env.identity(&minted.access_token).await;
+    assert_eq!(id["organisations"].as_array().unwrap().len(), 3);
+    assert_eq!(id["tenantId"], minted.tenant_id.as_str());
+}
+
+#[tokio::test]
+async fn admin_mint() {
+    let env = start(SandboxConfig::default()).await;
+    let resp = env
+        .http
+        .post(env.url("/admin/mint"))
+        .json(&json!({"companyName": "Admin Ltd"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()[CACHE_CONTROL], "no-store");
+    let g: Value = resp.json().await.unwrap();
+    assert_eq!(g["company_name"], "Admin Ltd");
+    assert_eq!(g["token_type"], "Bearer");
+    assert_eq!(g["expires_in"], 1800);
+    assert_eq!(g["issued_at"], "2027-01-15T08:00:00.000Z");
+    assert_eq!(g["expires_at"], "2027-01-15T08:30:00.000Z");
+    assert_eq!(g["scope"], "accounting.read offline_access");
+    let (_, id) = env.identity(s(&g["access_token"])).await;
+    assert_eq!(id["tenantId"], g["tenant_id"]);
+
+    let resp = env.http.post(env.url("/admin/mint")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let g: Value = resp.json().await.unwrap();
+    assert_eq!(g["company_name"], "Sandbox Company 2");
+
+    for body in [json!({"companyName": ""}), json!({"company": "x"})] {
+        let resp = env
+            .http
+            .post(env.url("/admin/mint"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{body}");
+    }
+    let resp = env
+        .http
+        .post(env.url("/admin/mint"))
+        .header(CONTENT_TYPE, "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn grants_persist_in_the_file_and_are_shared_between_instances() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sandbox").join("sandbox.db");
+    let clock = ManualClock::new(Timestamp::from_millis(START_MS));
+
+    // "finlink sandbox mint": one instance mints and goes away.
+    let minted = {
+        let cli = Sandbox::open(
+            Some(&path),
+            SandboxConfig::default(),
+            Arc::new(clock.clone()),
+        )
+        .unwrap();
+        cli.mint("Persisted Ltd").await.unwrap()
+    };
+    assert_eq!(minted.company_name, "Persisted Ltd");
+    assert_eq!(minted.token_type, "Bearer");
+
+    // "finlink serve": another instance on the same file refreshes it.
+    let served = Sandbox::open(
+        Some(&path),
+        SandboxConfig::default(),
+        Arc::new(clock.clone()),
+    )
+    .unwrap();
+    let base = serve(&served).await;
+    let env = Env {
+        base,
+        sandbox: served.clone(),
+        clock: clock.clone(),
+        http: http(),
+    };
+    let (status, id) = env.identity(&minted.access_token).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(id["tenantId"], minted.tenant_id.as_str());
+    let (status, t) = env.refresh(&minted.refresh_token).await;
+    assert_eq!(status, StatusCode::OK, "{t}");
+
+    // Both open at once: a grant minted by one is usable at the other, and a rotation done at
+    // the server is seen by the other (reuse detection works across processes).
+    let cli = Sandbox::open(
+        Some(&path),
+        SandboxConfig::default(),
+        Arc::new(clock.clone()),
+    )
+    .unwrap();
+    let second = cli.mint("Second Ltd").await.unwrap();
+    let (status, _) = env.refresh(&second.refresh_token).await;
+    assert_eq!(status, StatusCode::OK);
+    let cli_base = serve(&cli).await;
+    let resp = env
+        .http
+        .post(format!("{cli_base}/oauth/token"))
+        .basic_auth(CLIENT, Some(SECRET))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", second.refresh_token.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(cli.stats().grants_revoked, 1);
+    assert_eq!(env.sandbox.stats().grants_revoked, 0);
+    let (status, _) = env.refresh(s(&t["refresh_token"])).await;
+    assert_eq!(status, StatusCode::OK, "the first grant is untouched");
+}
+
+#[tokio::test]
+async fn tokens_are_not_stored_in_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sandbox.db");
+    let clock = ManualClock::new(Timestamp::from_millis(START_MS));
+    let sandbox = Sandbox::open(
+        Some(&path),
+        SandboxConfig::default(),
+        Arc::new(clock.clone()),
+    )
+    .unwrap();
+    let env = Env {
+        base: serve(&sandbox).await,
+        sandbox: sandbox.clone(),
+        clock,
+        http: http(),
+    };
+    let mut secrets = Vec::new();
+    for name in ["Clear Ltd", "Other Ltd"] {
+        let g = sandbox.mint(name).await.unwrap();
+        secrets.push(g.access_token);
+        secrets.push(g.refresh_token);
+    }
+    let code = env.code("Flow Ltd").await;
+    let (_, t) = env.exchange(&code, VERIFIER, REDIRECT).await;
+    let (_, t2) = env.refresh(s(&t["refresh_token"])).await;
+    secrets.push(code);
+    for tok in [&t, &t2] {
+        secrets.push(s(&tok["access_token"]).to_owned());
+        secrets.push(s(&tok["refresh_token"]).to_owned());
+    }
+    let html = env.consent_page("pending").await;
+    secrets.push(hidden_request_id(&html));
+
+    let mut bytes = Vec::new();
+    for suffix in ["", "-wal", "-shm"] {
+        let p = format!("{}{suffix}", path.display());
+        if let Ok(b) = std::fs::read(&p) {
+            bytes.extend(b);
+        }
+    }
+    assert!(bytes.len() > 4096);
+    let contains = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    assert!(contains(b"Clear Ltd"), "the file is the one written to");
+    for secret in &secrets {
+        assert!(!contains(secret.as_bytes()), "{secret} is stored in clear");
+        // Not even the random part without its prefix.
+        let random = secret.splitn(3, '_').nth(2).unwrap();
+        assert!(random.len() >= 43);
+        assert!(!contains(random.as_bytes()));
+    }
+    assert!(!contains(b"sbx_"));
+}
