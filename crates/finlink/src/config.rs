@@ -48,11 +48,25 @@ pub struct Config {
 pub struct SandboxConfig {
     /// The built-in Sandbox (mqjo) and Commerce Sandbox (aiwb) platforms.
     pub enabled: bool,
+    /// Access-token lifetime in seconds (default 1800).
+    pub access_token_ttl_secs: Option<i64>,
+    /// How long a rotated-away refresh token still works (default 0: reuse revokes the grant).
+    pub refresh_token_grace_secs: Option<i64>,
+    /// Refresh tokens die when unused this many days (default: never).
+    pub refresh_token_idle_days: Option<i64>,
+    /// Organisations behind one grant (default 1; more for Xero-style tenant selection).
+    pub organisations_per_grant: Option<u32>,
 }
 
 impl Default for SandboxConfig {
     fn default() -> Self {
-        Self { enabled: true }
+        Self {
+            enabled: true,
+            access_token_ttl_secs: None,
+            refresh_token_grace_secs: None,
+            refresh_token_idle_days: None,
+            organisations_per_grant: None,
+        }
     }
 }
 

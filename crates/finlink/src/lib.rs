@@ -235,12 +235,22 @@ pub fn open_sandbox(
 ) -> anyhow::Result<finlink_sandbox::Sandbox> {
     create_private_dir(&cfg.data_dir)?;
     let path = cfg.data_dir.join("sandbox.db");
-    finlink_sandbox::Sandbox::open(
-        Some(&path),
-        finlink_sandbox::SandboxConfig::default(),
-        clock,
-    )
-    .map_err(|e| anyhow::anyhow!("cannot open the sandbox platform ({}): {e}", path.display()))
+    let mut sc = finlink_sandbox::SandboxConfig::default();
+    let c = &cfg.sandbox;
+    if let Some(v) = c.access_token_ttl_secs {
+        sc.access_token_ttl_secs = v;
+    }
+    if let Some(v) = c.refresh_token_grace_secs {
+        sc.refresh_token_grace_secs = v;
+    }
+    if c.refresh_token_idle_days.is_some() {
+        sc.refresh_token_idle_days = c.refresh_token_idle_days;
+    }
+    if let Some(v) = c.organisations_per_grant {
+        sc.organisations_per_grant = v;
+    }
+    finlink_sandbox::Sandbox::open(Some(&path), sc, clock)
+        .map_err(|e| anyhow::anyhow!("cannot open the sandbox platform ({}): {e}", path.display()))
 }
 
 /// Serves `app` (and the sandbox at `/sandbox`, when given) on `listener` until shut down.

@@ -160,3 +160,23 @@ async fn bad_migrations_change_nothing(ts: &TestServer) {
     assert_eq!(log["totalResults"], 0);
 }
 both_engines!(bad_migrations_change_nothing);
+
+/// The sandbox's lifetimes come from the configuration.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sandbox_lifetimes_are_configurable() {
+    let ts = TestServer::start_with(crate::harness::Engine::Sqlite, |cfg| {
+        cfg.sandbox.access_token_ttl_secs = Some(60);
+    })
+    .await;
+    let (s, g) = ts
+        .call(
+            ts.http
+                .post(format!("{}/sandbox/admin/mint", ts.base))
+                .json(&json!({"companyName": "Short"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{g}");
+    assert_eq!(g["expires_in"], 60);
+    assert_eq!(g["company_name"], "Short");
+    ts.stop().await;
+}
