@@ -16,27 +16,7 @@ command -v wrk >/dev/null || { echo "installing wrk"; apt-get install -y -qq wrk
 cargo build --release -q -p finlink -p finlink-bench
 BIN=target/release/finlink
 BENCH=target/release/finlink-bench
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-
-rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
-
-# start CMD... : runs a server that prints "... listening on http://ADDR"; sets $url and $pid
-start() {
-    local out="$work/out.$RANDOM"
-    "$@" >"$out" 2>"$out.err" &
-    pid=$!
-    pids+=("$pid")
-    for _ in $(seq 1 200); do
-        url=$(grep -o 'http://[0-9.:]*' "$out" 2>/dev/null | head -1 || true)
-        [ -n "$url" ] && return 0
-        sleep 0.05
-    done
-    echo "server did not start: $(cat "$out.err")" >&2
-    exit 1
-}
+. bench/lib.sh
 
 # load NAME SCRIPT URL : prints "NAME  req/s  p50  p99"
 load() {

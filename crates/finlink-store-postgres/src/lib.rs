@@ -270,37 +270,6 @@ async fn write_tags(tx: &mut sqlx::PgConnection, company: &Company) -> Result<()
     Ok(())
 }
 
-fn list_where(
-    base: &str,
-    scope: &[Param],
-    resource: &sql::Resource,
-    q: &ListQuery,
-) -> Result<SqlBuilder> {
-    let mut b = SqlBuilder::new(Dialect::Postgres);
-    b.push(base);
-    for (i, p) in scope.iter().enumerate() {
-        b.push(if i == 0 { " WHERE " } else { " AND " });
-        let col = if i == 0 {
-            format!("{}.client_id = ", resource.alias)
-        } else {
-            format!("{}.company_id = ", resource.alias)
-        };
-        b.push(&col).param(p.clone());
-    }
-    if let Some(f) = &q.filter {
-        b.push(" AND ");
-        sql::filter(&mut b, resource, f)?;
-    }
-    if let Some(t) = &q.tags {
-        b.push(" AND ");
-        sql::tags_filter(&mut b, t)?;
-    }
-    if q.consumers_only && resource.alias == "c" {
-        b.push(" AND c.consumer_id IS NOT NULL");
-    }
-    Ok(b)
-}
-
 impl PostgresStore {
     async fn run_list(
         &self,
@@ -654,7 +623,8 @@ impl Store for PostgresStore {
 
     async fn list_companies(&self, client: ClientId, query: &ListQuery) -> Result<Page<Company>> {
         let order = sql::order_by(&sql::COMPANIES, query.order.as_ref())?;
-        let where_ = list_where(
+        let where_ = sql::list_where(
+            Dialect::Postgres,
             "FROM companies c",
             &[Param::Text(client.to_string())],
             &sql::COMPANIES,
@@ -776,7 +746,8 @@ impl Store for PostgresStore {
         query: &ListQuery,
     ) -> Result<Page<Connection>> {
         let order = sql::order_by(&sql::CONNECTIONS, query.order.as_ref())?;
-        let where_ = list_where(
+        let where_ = sql::list_where(
+            Dialect::Postgres,
             "FROM connections dc",
             &[
                 Param::Text(client.to_string()),

@@ -568,6 +568,40 @@ pub fn tags_filter(q: &mut SqlBuilder, e: &Expr) -> Result<()> {
     }
 }
 
+/// `{base} WHERE {alias}.client_id = ? [AND {alias}.company_id = ?] [AND filter] [AND tags]`
+/// for a list query: `scope` is the client id, then (for connections) the company id.
+pub fn list_where(
+    dialect: Dialect,
+    base: &str,
+    scope: &[Param],
+    resource: &Resource,
+    q: &crate::ListQuery,
+) -> Result<SqlBuilder> {
+    let mut b = SqlBuilder::new(dialect);
+    b.push(base);
+    for (i, p) in scope.iter().enumerate() {
+        b.push(if i == 0 { " WHERE " } else { " AND " });
+        let col = if i == 0 { "client_id" } else { "company_id" };
+        b.push(resource.alias)
+            .push(".")
+            .push(col)
+            .push(" = ")
+            .param(p.clone());
+    }
+    if let Some(f) = &q.filter {
+        b.push(" AND ");
+        filter(&mut b, resource, f)?;
+    }
+    if let Some(t) = &q.tags {
+        b.push(" AND ");
+        tags_filter(&mut b, t)?;
+    }
+    if q.consumers_only && resource.alias == COMPANIES.alias {
+        b.push(" AND c.consumer_id IS NOT NULL");
+    }
+    Ok(b)
+}
+
 /// The ORDER BY clause (without the keywords) for an `orderBy` parameter.
 pub fn order_by(resource: &Resource, order: Option<&OrderBy>) -> Result<String> {
     let Some(o) = order else {
