@@ -54,63 +54,41 @@ pub fn status_of(e: &Error) -> StatusCode {
     }
 }
 
+/// Handler errors render in Codat's dialect; the `/vault` router switches the dialect of
+/// every error under it to Apideck's (`crate::vault::router`), so no handler chooses.
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         error_response(self.0, Dialect::Codat)
     }
 }
 
-/// A handler error on the Apideck-style `/vault` routes.
-#[derive(Debug)]
-pub struct VaultApiError(pub Error);
-
-impl From<Error> for VaultApiError {
-    fn from(e: Error) -> Self {
-        VaultApiError(e)
-    }
-}
-
-impl From<ApiError> for VaultApiError {
-    fn from(e: ApiError) -> Self {
-        VaultApiError(e.0)
-    }
-}
-
-impl IntoResponse for VaultApiError {
-    fn into_response(self) -> Response {
-        error_response(self.0, Dialect::Apideck)
-    }
-}
-
 fn error_response(e: Error, dialect: Dialect) -> Response {
-    {
-        let status = status_of(&e);
-        let payload = match e {
-            Error::Validation { message, errors } => ErrorPayload {
-                dialect,
-                message,
-                errors,
-                internal_detail: None,
-            },
-            Error::Internal(detail) => ErrorPayload {
-                dialect,
-                message: String::from(
-                    "There is a problem with our server. Please try again later; if it persists, give the operator this correlation id.",
-                ),
-                errors: Vec::new(),
-                internal_detail: Some(detail),
-            },
-            other => ErrorPayload {
-                dialect,
-                message: other.to_string(),
-                errors: Vec::new(),
-                internal_detail: None,
-            },
-        };
-        let mut res = status.into_response();
-        res.extensions_mut().insert(payload);
-        res
-    }
+    let status = status_of(&e);
+    let payload = match e {
+        Error::Validation { message, errors } => ErrorPayload {
+            dialect,
+            message,
+            errors,
+            internal_detail: None,
+        },
+        Error::Internal(detail) => ErrorPayload {
+            dialect,
+            message: String::from(
+                "There is a problem with our server. Please try again later; if it persists, give the operator this correlation id.",
+            ),
+            errors: Vec::new(),
+            internal_detail: Some(detail),
+        },
+        other => ErrorPayload {
+            dialect,
+            message: other.to_string(),
+            errors: Vec::new(),
+            internal_detail: None,
+        },
+    };
+    let mut res = status.into_response();
+    res.extensions_mut().insert(payload);
+    res
 }
 
 /// Codat's `ErrorMessage`. `canBeRetried` is a string, as the SDK requires.

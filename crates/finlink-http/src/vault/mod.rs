@@ -15,10 +15,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::Caller;
-use crate::error::VaultApiError;
+use crate::error::ApiError;
 use crate::state::HttpState;
 
-pub type VaultResult<T> = Result<T, VaultApiError>;
+/// Errors here render in Apideck's shape: see [`router`].
+pub type VaultResult<T> = Result<T, ApiError>;
 
 /// The caller on a vault route, with the consumer header when present.
 pub struct VaultCaller {
@@ -31,9 +32,9 @@ impl VaultCaller {
         Actor::ApiKey(self.caller.key.id)
     }
 
-    pub fn consumer(&self) -> Result<&str, VaultApiError> {
+    pub fn consumer(&self) -> Result<&str, ApiError> {
         self.consumer_id.as_deref().ok_or_else(|| {
-            VaultApiError(Error::invalid(
+            ApiError(Error::invalid(
                 "x-apideck-consumer-id",
                 "Vault",
                 "The x-apideck-consumer-id header is required: it names the consumer (your customer) this call is about.",
@@ -43,15 +44,13 @@ impl VaultCaller {
 }
 
 impl FromRequestParts<HttpState> for VaultCaller {
-    type Rejection = VaultApiError;
+    type Rejection = ApiError;
 
     async fn from_request_parts(
         parts: &mut Parts,
         state: &HttpState,
     ) -> Result<Self, Self::Rejection> {
-        let caller = Caller::from_request_parts(parts, state)
-            .await
-            .map_err(VaultApiError::from)?;
+        let caller = Caller::from_request_parts(parts, state).await?;
         let consumer_id = parts
             .headers
             .get("x-apideck-consumer-id")
