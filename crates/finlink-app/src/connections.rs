@@ -20,21 +20,6 @@ impl App {
         })
     }
 
-    /// An error that says how to enable the integration, when the operator has not.
-    pub fn ensure_enabled(&self, integ: &Integration) -> Result<()> {
-        if self.integration_enabled(integ) {
-            return Ok(());
-        }
-        Err(Error::invalid(
-            "platformKey",
-            "CreateConnection",
-            format!(
-                "The integration {} ({}) is not enabled on this finlink: the operator must configure its OAuth client id and secret ([integrations.{}] in the configuration file).",
-                integ.name, integ.key, integ.key
-            ),
-        ))
-    }
-
     /// Creates a `PendingAuth` connection. A company has at most one accounting connection.
     pub async fn create_connection(
         &self,
@@ -43,7 +28,7 @@ impl App {
         platform_key: &str,
     ) -> Result<Connection> {
         let integ = self.integration(platform_key)?.clone();
-        self.ensure_enabled(&integ)?;
+        self.ensure_enabled_for(client, &integ).await?;
         let now = self.clock.now();
         let connection = Connection {
             id: ConnectionId::new_v7(now),

@@ -1,6 +1,8 @@
 //! The integration catalog as a client sees it: which platforms are enabled, and
 //! queries over them (evaluated in memory: the catalog is not in the database).
 
+use std::collections::BTreeSet;
+
 use finlink_domain::integration::Integration;
 use finlink_domain::paging::{Page, PageRequest};
 use finlink_domain::query::{Comparison, Expr, FieldType, OrderBy, Value};
@@ -35,6 +37,8 @@ fn property(name: &str) -> Option<FieldType> {
 const ORDERABLE: &[&str] = &["key", "name", "sourceType", "slug"];
 
 impl App {
+    /// Whether the integration is enabled installation-wide (by the operator, or built in).
+    /// A client may enable more with its own OAuth apps: see [`App::enabled_keys`].
     pub fn integration_enabled(&self, i: &Integration) -> bool {
         if i.built_in {
             return self.settings.sandbox_enabled;
@@ -42,7 +46,12 @@ impl App {
         self.settings.configured_integrations.contains(&i.key)
     }
 
-    fn integration_value(&self, i: &Integration, prop: &str) -> Option<Value> {
+    fn integration_value(
+        &self,
+        i: &Integration,
+        prop: &str,
+        enabled: &BTreeSet<String>,
+    ) -> Option<Value> {
         let text = |s: &str| Some(Value::Text(s.to_owned()));
         match prop {
             "key" => text(&i.key),
@@ -58,39 +67,46 @@ impl App {
                 finlink_domain::integration::AuthType::Basic => "basic",
                 finlink_domain::integration::AuthType::OnPremise => "onPremise",
             }),
-            "enabled" => Some(Value::Bool(self.integration_enabled(i))),
+            "enabled" => Some(Value::Bool(enabled.contains(&i.key))),
             "isOfflineConnector" => Some(Value::Bool(i.is_offline_connector())),
             "isBeta" => Some(Value::Bool(i.is_beta)),
             _ => None,
         }
     }
 
-    fn integration_matches(&self, i: &Integration, e: &Expr) -> Result<bool> {
+    fn integration_matches(
+        &self,
+        i: &Integration,
+        e: &Expr,
+        enabled: &BTreeSet<String>,
+    ) -> Result<bool> {
         Ok(match e {
             Expr::And(parts) => {
                 let mut all = true;
                 for p in parts {
-                    all &= self.integration_matches(i, p)?;
+                    all &= self.integration_matches(i, p, enabled)?;
                 }
                 all
             }
             Expr::Or(parts) => {
                 let mut any = false;
                 for p in parts {
-                    any |= self.integration_matches(i, p)?;
+                    any |= self.integration_matches(i, p, enabled)?;
                 }
                 any
             }
             Expr::Cmp(c) => {
                 let typed = typed(c)?;
-                typed.matches(self.integration_value(i, &c.property()).as_ref())
+                typed.matches(self.integration_value(i, &c.property(), enabled).as_ref())
             }
         })
     }
 
-    /// A page of the catalog, filtered and ordered.
+    /// A page of the catalog, filtered and ordered; `enabled` is what the caller has enabled
+    /// ([`App::enabled_keys`]).
     pub fn list_integrations(
         &self,
+        enabled: &BTreeSet<String>,
         page: PageRequest,
         filter: Option<&Expr>,
         order: Option<&OrderBy>,
@@ -101,7 +117,7 @@ impl App {
         let mut items: Vec<&Integration> = Vec::new();
         for i in self.catalog.all() {
             if match filter {
-                Some(f) => self.integration_matches(i, f)?,
+                Some(f) => self.integration_matches(i, f, enabled)?,
                 None => true,
             } {
                 items.push(i);

@@ -22,6 +22,8 @@ use crate::credentials::{SecretFields, seal};
 pub enum Actor {
     ApiKey(finlink_domain::ids::ApiKeyId),
     Cli,
+    /// The business, through the hosted Link pages.
+    Link,
 }
 
 impl Actor {
@@ -29,6 +31,7 @@ impl Actor {
         match self {
             Actor::ApiKey(id) => format!("apiKey:{id}"),
             Actor::Cli => String::from("cli"),
+            Actor::Link => String::from("link"),
         }
     }
 }
@@ -238,6 +241,7 @@ impl App {
         let update = ConnectionUpdate {
             status: ConnectionStatus::Linked,
             connection_info: Some(info),
+            errors: None,
             at: now,
         };
         let audit = AuditEntry {

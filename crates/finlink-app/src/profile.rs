@@ -68,6 +68,47 @@ impl App {
         for u in &profile.white_list_urls {
             check_url("whiteListUrls", u)?;
         }
+        if let Some(c) = &profile.primary_color {
+            if !finlink_domain::profile::is_hex_color(c) {
+                return Err(Error::invalid(
+                    "primaryColor",
+                    "Profile",
+                    format!("primaryColor must be a #RRGGBB colour; got '{c}'."),
+                ));
+            }
+        }
+        if let Some(l) = &profile.default_language {
+            if !crate::link::LANGUAGES.contains(&l.as_str()) {
+                return Err(Error::invalid(
+                    "defaultLanguage",
+                    "Profile",
+                    format!(
+                        "defaultLanguage must be one of {}; got '{l}'.",
+                        crate::link::LANGUAGES.join(", ")
+                    ),
+                ));
+            }
+        }
+        if let Some(e) = &profile.support_email {
+            let ok = e.len() <= 254
+                && e.split_once('@').is_some_and(|(a, b)| {
+                    !a.is_empty()
+                        && b.contains('.')
+                        && !e
+                            .chars()
+                            .any(|c| c.is_whitespace() || c == '<' || c == '>' || c == '"')
+                });
+            if !ok {
+                return Err(Error::invalid(
+                    "supportEmail",
+                    "Profile",
+                    format!("supportEmail must be an e-mail address; got '{e}'."),
+                ));
+            }
+        }
+        if let Some(u) = &profile.support_url {
+            check_url("supportUrl", u)?;
+        }
         self.store.put_profile(client, &profile).await?;
         Ok(profile)
     }

@@ -8,9 +8,9 @@ use std::sync::{Arc, Mutex};
 
 use finlink_domain::credentials::{AuditEntry, SealedCredentials};
 use finlink_domain::ids::{ClientId, CompanyId, ConnectionId};
-use finlink_domain::integration::{AuthType, Integration};
+use finlink_domain::integration::AuthType;
 use finlink_domain::{Error, Result, Timestamp};
-use finlink_providers::oauth::{OAuthError, TokenEndpoint};
+use finlink_providers::oauth::OAuthError;
 
 use crate::App;
 use crate::credentials::{open, seal};
@@ -53,34 +53,6 @@ pub enum RefreshOutcome {
 }
 
 impl App {
-    /// The token endpoint for an integration: its URL (the built-in sandbox's relative
-    /// URLs resolve against finlink's own address) and the operator's OAuth app.
-    pub fn token_endpoint(&self, integ: &Integration) -> Result<TokenEndpoint> {
-        let oauth = integ.oauth.as_ref().ok_or_else(|| {
-            Error::bad_request(format!(
-                "{} does not use OAuth 2.0; there is nothing to refresh.",
-                integ.name
-            ))
-        })?;
-        let url = if oauth.token_url.starts_with('/') {
-            format!("{}{}", self.settings.internal_url, oauth.token_url)
-        } else {
-            oauth.token_url.clone()
-        };
-        let app = self.oauth_apps.get(&integ.key).ok_or_else(|| {
-            Error::bad_request(format!(
-                "{} has no OAuth client configured: set [integrations.{}] client_id and client_secret.",
-                integ.name, integ.key
-            ))
-        })?;
-        Ok(TokenEndpoint {
-            url,
-            client_id: app.client_id.clone(),
-            client_secret: app.client_secret.clone(),
-            auth: oauth.client_auth,
-        })
-    }
-
     /// Refreshes a connection's OAuth 2.0 tokens now, whatever their expiry (Apideck's
     /// `validate`). Concurrent calls for one connection make one token request.
     pub async fn refresh_now(
@@ -109,7 +81,11 @@ impl App {
                 rotated: false,
             });
         }
-        let endpoint = self.token_endpoint(&integ)?;
+        let shop = crate::oauth_apps::shop_of(&integ, conn.connection_info.as_ref());
+        let endpoint = self
+            .resolve_oauth(client, &integ, shop.as_deref())
+            .await?
+            .token;
         let mut secrets = open(&self.vault, &current)?;
         let refresh_token = secrets.get("refreshToken").cloned().ok_or_else(|| {
             Error::bad_request(format!(

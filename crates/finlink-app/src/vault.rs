@@ -390,7 +390,7 @@ impl App {
         let input = check_fields(&integ, &body, now)?;
         check_consumer_id(&req.consumer_id)?;
         // Refuse before creating anything (the consumer included).
-        self.ensure_enabled(&integ)?;
+        self.ensure_enabled_for(client, &integ).await?;
         let company = self
             .consumer(client, &req.consumer_id, true, Some(&req.metadata))
             .await?;

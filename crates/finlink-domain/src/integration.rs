@@ -42,6 +42,14 @@ pub struct OAuthSettings {
     /// Where the connected company's id and name can be read after authorisation.
     #[serde(default)]
     pub identity_url: Option<String>,
+    /// Where the organisation's id is in the identity answer: a key of each organisation object
+    /// (default: the first of `tenantId`, `organisationId`, `organizationId`, `id`, `sub`).
+    #[serde(default)]
+    pub identity_id_field: Option<String>,
+    /// Where the organisation's name is (default: the first of `companyName`, `tenantName`,
+    /// `organisationName`, `organizationName`, `name`, `org_name`).
+    #[serde(default)]
+    pub identity_name_field: Option<String>,
     #[serde(default)]
     pub scopes: Vec<String>,
     #[serde(default = "default_scope_separator")]
@@ -152,6 +160,26 @@ pub struct Integration {
     /// Built into finlink itself (the sandbox platforms): always enabled.
     #[serde(default)]
     pub built_in: bool,
+    /// How Link checks pasted API-key or basic-auth credentials before linking.
+    #[serde(default)]
+    pub credential_check: Option<CredentialCheck>,
+}
+
+/// A request that succeeds only with good credentials: `GET url` with one header whose value is
+/// a template over the submitted fields (`{apiKey}`; `{basic}` is base64 of `username:password`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialCheck {
+    /// Absolute, or a path under `api_base_url`.
+    pub url: String,
+    #[serde(default = "default_check_header")]
+    pub header: String,
+    /// E.g. `Bearer {apiKey}`.
+    pub value: String,
+}
+
+fn default_check_header() -> String {
+    String::from("Authorization")
 }
 
 /// Namespace for the deterministic UUIDs of integrations and sources.

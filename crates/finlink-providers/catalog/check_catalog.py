@@ -26,13 +26,14 @@ LOGOS = HERE / "logos"
 TOP_LEVEL = {
     "key", "slug", "name", "source_type", "auth_type", "is_beta", "data_provided_by", "website",
     "api_base_url", "allowed_hosts", "brand_color", "oauth", "fields", "data_types", "built_in",
+    "credential_check",
 }
 REQUIRED_TOP_LEVEL = {"key", "slug", "name", "source_type", "auth_type"}
 OAUTH_KEYS = {
     "authorize_url", "token_url", "revoke_url", "identity_url", "scopes", "scope_separator",
     "client_auth", "pkce", "rotating_refresh_tokens", "refresh_token_idle_days",
     "refresh_token_max_days", "default_token_lifetime_secs", "callback_params", "tenant_selection",
-    "per_shop_urls", "extra_authorize_params",
+    "per_shop_urls", "extra_authorize_params", "identity_id_field", "identity_name_field",
 }
 REQUIRED_OAUTH = {"authorize_url", "token_url"}
 FIELD_KEYS = {"name", "label", "help", "kind", "secret", "required"}
@@ -69,13 +70,15 @@ TYPES = {
     "key": str, "slug": str, "name": str, "source_type": str, "auth_type": str, "is_beta": bool,
     "data_provided_by": str, "website": str, "api_base_url": str, "allowed_hosts": list,
     "brand_color": str, "oauth": dict, "fields": list, "data_types": list, "built_in": bool,
+    "credential_check": dict,
 }
 OAUTH_TYPES = {
     "authorize_url": str, "token_url": str, "revoke_url": str, "identity_url": str, "scopes": list,
     "scope_separator": str, "client_auth": str, "pkce": bool, "rotating_refresh_tokens": bool,
     "refresh_token_idle_days": int, "refresh_token_max_days": int,
     "default_token_lifetime_secs": int, "callback_params": list, "tenant_selection": bool,
-    "per_shop_urls": bool, "extra_authorize_params": dict,
+    "per_shop_urls": bool, "extra_authorize_params": dict, "identity_id_field": str,
+    "identity_name_field": str,
 }
 FIELD_TYPES = {"name": str, "label": str, "help": str, "kind": str, "secret": bool, "required": bool}
 

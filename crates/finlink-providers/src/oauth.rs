@@ -128,11 +128,91 @@ impl OAuthClient {
         self.token_request(ep, &form).await
     }
 
-    async fn token_request(
+    /// RFC 7009 revocation of `token` (a refresh token when there is one: revoking it ends the
+    /// whole grant at most platforms). A 200 is success; 400 `unsupported_token_type` and any
+    /// other answer are returned as errors for the caller to log.
+    pub async fn revoke(
+        &self,
+        ep: &TokenEndpoint,
+        revoke_url: &str,
+        token: &SecretString,
+        token_type_hint: &str,
+    ) -> Result<(), OAuthError> {
+        let revoke_ep = TokenEndpoint {
+            url: revoke_url.to_owned(),
+            ..ep.clone()
+        };
+        let (status, _, body) = self
+            .form_post(
+                &revoke_ep,
+                &[
+                    ("token", token.expose().as_str()),
+                    ("token_type_hint", token_type_hint),
+                ],
+            )
+            .await?;
+        if (200..300).contains(&status) {
+            return Ok(());
+        }
+        classify(status, None, &body).map(|_| ())
+    }
+
+    /// A GET of a platform's JSON resource (identity endpoints, API-key checks) with the given
+    /// header. 401 and 403 are rejections (the credential is no good); 429 and 5xx are transient.
+    pub async fn get_json(&self, url: &str, header: (&str, &str)) -> Result<Value, OAuthError> {
+        let res = self
+            .http
+            .get(url)
+            .header("Accept", "application/json")
+            .header(header.0, header.1)
+            .send()
+            .await
+            .map_err(|e| {
+                if e.is_builder() {
+                    OAuthError::Internal(format!("bad URL: {}", without_url(&e)))
+                } else {
+                    OAuthError::Transient {
+                        reason: format!("platform unreachable: {}", without_url(&e)),
+                        retry_after_secs: None,
+                    }
+                }
+            })?;
+        let status = res.status().as_u16();
+        let body = res.bytes().await.map_err(|e| OAuthError::Transient {
+            reason: format!("reading the platform's answer: {}", without_url(&e)),
+            retry_after_secs: None,
+        })?;
+        match status {
+            200..=299 => serde_json::from_slice(&body).map_err(|_| OAuthError::Transient {
+                reason: format!("the platform answered {status} without a JSON body"),
+                retry_after_secs: None,
+            }),
+            401 | 403 => Err(OAuthError::Rejected {
+                status,
+                error: String::from(if status == 401 {
+                    "invalid_token"
+                } else {
+                    "insufficient_scope"
+                }),
+                description: None,
+            }),
+            429 | 500..=599 => Err(OAuthError::Transient {
+                reason: format!("the platform answered {status}"),
+                retry_after_secs: None,
+            }),
+            _ => Err(OAuthError::Rejected {
+                status,
+                error: format!("http_{status}"),
+                description: None,
+            }),
+        }
+    }
+
+    async fn form_post(
         &self,
         ep: &TokenEndpoint,
         form: &[(&str, &str)],
-    ) -> Result<TokenResponse, OAuthError> {
+    ) -> Result<(u16, Option<u64>, bytes::Bytes), OAuthError> {
         let mut fields: Vec<(&str, &str)> = form.to_vec();
         let mut req = self.http.post(&ep.url).header("Accept", "application/json");
         match ep.auth {
@@ -154,25 +234,34 @@ impl OAuthClient {
         }
         let res = req.form(&fields).send().await.map_err(|e| {
             if e.is_builder() {
-                OAuthError::Internal(format!("bad token endpoint URL {}: {e}", ep.url))
+                OAuthError::Internal(format!("bad endpoint URL {}: {e}", ep.url))
             } else {
                 OAuthError::Transient {
-                    reason: format!("token endpoint unreachable: {}", without_url(&e)),
+                    reason: format!("endpoint unreachable: {}", without_url(&e)),
                     retry_after_secs: None,
                 }
             }
         })?;
-        let status = res.status();
+        let status = res.status().as_u16();
         let retry_after = res
             .headers()
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
         let body = res.bytes().await.map_err(|e| OAuthError::Transient {
-            reason: format!("reading the token response: {}", without_url(&e)),
+            reason: format!("reading the answer: {}", without_url(&e)),
             retry_after_secs: retry_after,
         })?;
-        classify(status.as_u16(), retry_after, &body)
+        Ok((status, retry_after, body))
+    }
+
+    async fn token_request(
+        &self,
+        ep: &TokenEndpoint,
+        form: &[(&str, &str)],
+    ) -> Result<TokenResponse, OAuthError> {
+        let (status, retry_after, body) = self.form_post(ep, form).await?;
+        classify(status, retry_after, &body)
     }
 }
 

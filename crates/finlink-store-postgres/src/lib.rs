@@ -9,9 +9,10 @@ use async_trait::async_trait;
 use finlink_domain::api_key::ApiKey;
 use finlink_domain::client::Client;
 use finlink_domain::company::Company;
-use finlink_domain::connection::{Connection, ConnectionStatus, SourceType};
+use finlink_domain::connection::{Connection, ConnectionError, ConnectionStatus, SourceType};
 use finlink_domain::credentials::{AuditEntry, SealedCredentials};
 use finlink_domain::ids::{ApiKeyId, ClientId, CompanyId, ConnectionId};
+use finlink_domain::link::{IntegrationCredentials, LinkFlow};
 use finlink_domain::paging::Page;
 use finlink_domain::paging::PageRequest;
 use finlink_domain::profile::Profile;
@@ -22,6 +23,10 @@ use finlink_store::rows::{
     CompanyRow, ConnectionRow, PROFILE_COLUMNS, ProfileRow, attach_connections,
 };
 use finlink_store::rows::{AUDIT_COLUMNS, AuditRow, CREDENTIAL_COLUMNS, CredentialsRow};
+use finlink_store::rows::{
+    INTEGRATION_CREDENTIAL_COLUMNS, IntegrationCredentialsRow, LINK_FLOW_COLUMNS, LinkFlowRow,
+    errors_json,
+};
 use finlink_store::sql::{self, Dialect, Param, SqlBuilder};
 use finlink_store::{ApiKeyInsert, ConnectionInsert, ListQuery, Store};
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
@@ -362,7 +367,7 @@ impl Store for PostgresStore {
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
-        sqlx::query(&format!("INSERT INTO profiles (client_id, {PROFILE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"))
+        sqlx::query(&format!("INSERT INTO profiles (client_id, {PROFILE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
             .bind(client.id.to_string())
             .bind(&p.name)
             .bind(&p.redirect_url)
@@ -370,6 +375,7 @@ impl Store for PostgresStore {
             .bind(&p.icon_url)
             .bind(&p.white_list_urls)
             .bind(p.confirm_company_name)
+            .bind(&p.link_settings)
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
@@ -484,6 +490,7 @@ impl Store for PostgresStore {
                 icon_url: get(&r, 3)?,
                 white_list_urls: get(&r, 4)?,
                 confirm_company_name: get(&r, 5)?,
+                link_settings: get(&r, 6)?,
             }
             .into_domain()
         })
@@ -493,10 +500,11 @@ impl Store for PostgresStore {
     async fn put_profile(&self, client: ClientId, profile: &Profile) -> Result<()> {
         let p = ProfileRow::from_domain(profile);
         sqlx::query(&format!(
-            "INSERT INTO profiles (client_id, {PROFILE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+            "INSERT INTO profiles (client_id, {PROFILE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
              ON CONFLICT (client_id) DO UPDATE SET name = excluded.name, redirect_url = excluded.redirect_url, \
              logo_url = excluded.logo_url, icon_url = excluded.icon_url, \
-             white_list_urls = excluded.white_list_urls, confirm_company_name = excluded.confirm_company_name"
+             white_list_urls = excluded.white_list_urls, confirm_company_name = excluded.confirm_company_name, \
+             link_settings = excluded.link_settings"
         ))
         .bind(client.to_string())
         .bind(&p.name)
@@ -505,6 +513,7 @@ impl Store for PostgresStore {
         .bind(&p.icon_url)
         .bind(&p.white_list_urls)
         .bind(p.confirm_company_name)
+        .bind(&p.link_settings)
         .execute(&self.pool)
         .await
         .map_err(db_error)?;
@@ -540,6 +549,16 @@ impl Store for PostgresStore {
             .map_err(db_error)?;
         write_tags(&mut tx, company).await?;
         tx.commit().await.map_err(db_error)
+    }
+
+    async fn company_owner(&self, id: CompanyId) -> Result<Option<ClientId>> {
+        let owner: Option<String> =
+            sqlx::query_scalar("SELECT client_id FROM companies WHERE id = $1")
+                .bind(id.to_string())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_error)?;
+        owner.map(|o| ClientId::parse(&o)).transpose()
     }
 
     async fn get_company(&self, client: ClientId, id: CompanyId) -> Result<Option<Company>> {
@@ -826,7 +845,8 @@ impl Store for PostgresStore {
             .map(|m| serde_json::to_string(m).unwrap_or_default());
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         let updated = sqlx::query(&format!(
-            "UPDATE connections dc SET status = $4, modified = $5, connection_info = COALESCE($6, dc.connection_info) \
+            "UPDATE connections dc SET status = $4, modified = $5, connection_info = COALESCE($6, dc.connection_info), \
+             errors = COALESCE($7, dc.errors) \
              WHERE dc.id = $1 AND dc.client_id = $2 AND dc.company_id = $3 RETURNING {CONNECTION_COLUMNS}"
         ))
         .bind(&r.connection_id)
@@ -835,6 +855,7 @@ impl Store for PostgresStore {
         .bind(update.status.as_str())
         .bind(update.at.as_millis())
         .bind(info)
+        .bind(update.errors.as_deref().map(errors_json))
         .fetch_optional(&mut *tx)
         .await
         .map_err(db_error)?;
@@ -952,6 +973,34 @@ impl Store for PostgresStore {
         insert_audit_on(&self.pool, &AuditRow::from_domain(entry)).await
     }
 
+    async fn set_connection_errors(
+        &self,
+        client: ClientId,
+        company: CompanyId,
+        id: ConnectionId,
+        errors: &[ConnectionError],
+        audit: &AuditEntry,
+    ) -> Result<Option<Connection>> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let row = sqlx::query(&format!(
+            "UPDATE connections dc SET errors = $4, modified = $5 \
+             WHERE dc.id = $1 AND dc.client_id = $2 AND dc.company_id = $3 RETURNING {CONNECTION_COLUMNS}"
+        ))
+        .bind(id.to_string())
+        .bind(client.to_string())
+        .bind(company.to_string())
+        .bind(errors_json(errors))
+        .bind(audit.at.as_millis())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        let Some(row) = row else { return Ok(None) };
+        let connection = connection_row(&row)?.into_domain()?;
+        insert_audit_on(&mut *tx, &AuditRow::from_domain(audit)).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(Some(connection))
+    }
+
     async fn list_audit(&self, client: ClientId, page: PageRequest) -> Result<Page<AuditEntry>> {
         let total: i64 = sqlx::query("SELECT COUNT(*) FROM audit WHERE client_id = $1")
             .bind(client.to_string())
@@ -1003,4 +1052,174 @@ impl Store for PostgresStore {
         .map_err(db_error)?;
         row.map(|r| connection_row(&r)?.into_domain()).transpose()
     }
+
+    async fn insert_link_flow(&self, flow: &LinkFlow) -> Result<()> {
+        let r = LinkFlowRow::from_domain(flow);
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        sqlx::query("DELETE FROM link_flows WHERE expires < $1")
+            .bind(flow.created.as_millis() - 24 * 3600 * 1000)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        sqlx::query(&format!(
+            "INSERT INTO link_flows ({LINK_FLOW_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        ))
+        .bind(&r.id)
+        .bind(&r.state_hash)
+        .bind(&r.browser_hash)
+        .bind(&r.client_id)
+        .bind(&r.company_id)
+        .bind(&r.connection_id)
+        .bind(&r.integration_key)
+        .bind(&r.lang)
+        .bind(&r.stage)
+        .bind(&r.sealed)
+        .bind(r.version)
+        .bind(r.created)
+        .bind(r.expires)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)
+    }
+
+    async fn get_link_flow(&self, id: &str) -> Result<Option<LinkFlow>> {
+        sqlx::query(&format!(
+            "SELECT {LINK_FLOW_COLUMNS} FROM link_flows WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?
+        .map(|r| link_flow_row(&r)?.into_domain())
+        .transpose()
+    }
+
+    async fn find_link_flow_by_state(&self, state_hash: &str) -> Result<Option<LinkFlow>> {
+        sqlx::query(&format!(
+            "SELECT {LINK_FLOW_COLUMNS} FROM link_flows WHERE state_hash = $1"
+        ))
+        .bind(state_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?
+        .map(|r| link_flow_row(&r)?.into_domain())
+        .transpose()
+    }
+
+    async fn update_link_flow(&self, flow: &LinkFlow, expected_version: i64) -> Result<bool> {
+        let r = LinkFlowRow::from_domain(flow);
+        let n = sqlx::query(
+            "UPDATE link_flows SET stage = $2, sealed = $3, expires = $4, version = $5 + 1 \
+             WHERE id = $1 AND version = $5",
+        )
+        .bind(&r.id)
+        .bind(&r.stage)
+        .bind(&r.sealed)
+        .bind(r.expires)
+        .bind(expected_version)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn put_integration_credentials(&self, creds: &IntegrationCredentials) -> Result<()> {
+        let r = IntegrationCredentialsRow::from_domain(creds);
+        sqlx::query(&format!(
+            "INSERT INTO integration_credentials ({INTEGRATION_CREDENTIAL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (client_id, integration_key) DO UPDATE SET oauth_client_id = excluded.oauth_client_id, \
+             sealed_secret = excluded.sealed_secret, key_id = excluded.key_id, updated = excluded.updated"
+        ))
+        .bind(&r.client_id)
+        .bind(&r.integration_key)
+        .bind(&r.oauth_client_id)
+        .bind(&r.sealed_secret)
+        .bind(&r.key_id)
+        .bind(r.updated)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn get_integration_credentials(
+        &self,
+        client: ClientId,
+        integration_key: &str,
+    ) -> Result<Option<IntegrationCredentials>> {
+        sqlx::query(&format!(
+            "SELECT {INTEGRATION_CREDENTIAL_COLUMNS} FROM integration_credentials WHERE client_id = $1 AND integration_key = $2"
+        ))
+        .bind(client.to_string())
+        .bind(integration_key)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?
+        .map(|r| integration_credentials_row(&r)?.into_domain())
+        .transpose()
+    }
+
+    async fn list_integration_credentials(
+        &self,
+        client: ClientId,
+    ) -> Result<Vec<IntegrationCredentials>> {
+        sqlx::query(&format!(
+            "SELECT {INTEGRATION_CREDENTIAL_COLUMNS} FROM integration_credentials WHERE client_id = $1 ORDER BY integration_key"
+        ))
+        .bind(client.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(|r| integration_credentials_row(r)?.into_domain())
+        .collect()
+    }
+
+    async fn delete_integration_credentials(
+        &self,
+        client: ClientId,
+        integration_key: &str,
+    ) -> Result<bool> {
+        let n = sqlx::query(
+            "DELETE FROM integration_credentials WHERE client_id = $1 AND integration_key = $2",
+        )
+        .bind(client.to_string())
+        .bind(integration_key)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?
+        .rows_affected();
+        Ok(n > 0)
+    }
+}
+
+fn link_flow_row(r: &PgRow) -> Result<LinkFlowRow> {
+    Ok(LinkFlowRow {
+        id: get(r, 0)?,
+        state_hash: get(r, 1)?,
+        browser_hash: get(r, 2)?,
+        client_id: get(r, 3)?,
+        company_id: get(r, 4)?,
+        connection_id: get(r, 5)?,
+        integration_key: get(r, 6)?,
+        lang: get(r, 7)?,
+        stage: get(r, 8)?,
+        sealed: get(r, 9)?,
+        version: get(r, 10)?,
+        created: get(r, 11)?,
+        expires: get(r, 12)?,
+    })
+}
+
+fn integration_credentials_row(r: &PgRow) -> Result<IntegrationCredentialsRow> {
+    Ok(IntegrationCredentialsRow {
+        client_id: get(r, 0)?,
+        integration_key: get(r, 1)?,
+        oauth_client_id: get(r, 2)?,
+        sealed_secret: get(r, 3)?,
+        key_id: get(r, 4)?,
+        updated: get(r, 5)?,
+    })
 }

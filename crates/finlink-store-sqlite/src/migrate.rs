@@ -14,6 +14,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0002_credentials_audit",
         include_str!("../migrations/0002_credentials_audit.sql"),
     ),
+    ("0003_link", include_str!("../migrations/0003_link.sql")),
 ];
 
 pub fn run(conn: &mut Connection) -> rusqlite::Result<()> {

@@ -4,9 +4,10 @@ use async_trait::async_trait;
 use finlink_domain::api_key::ApiKey;
 use finlink_domain::client::Client;
 use finlink_domain::company::Company;
-use finlink_domain::connection::{Connection, ConnectionStatus, SourceType};
+use finlink_domain::connection::{Connection, ConnectionError, ConnectionStatus, SourceType};
 use finlink_domain::credentials::{AuditEntry, SealedCredentials};
 use finlink_domain::ids::{ApiKeyId, ClientId, CompanyId, ConnectionId};
+use finlink_domain::link::{IntegrationCredentials, LinkFlow};
 use finlink_domain::paging::Page;
 use finlink_domain::paging::PageRequest;
 use finlink_domain::profile::Profile;
@@ -17,6 +18,10 @@ use finlink_store::rows::{
     CompanyRow, ConnectionRow, PROFILE_COLUMNS, ProfileRow, attach_connections,
 };
 use finlink_store::rows::{AUDIT_COLUMNS, AuditRow, CREDENTIAL_COLUMNS, CredentialsRow};
+use finlink_store::rows::{
+    INTEGRATION_CREDENTIAL_COLUMNS, IntegrationCredentialsRow, LINK_FLOW_COLUMNS, LinkFlowRow,
+    errors_json,
+};
 use finlink_store::sql::{self, Dialect, Param, SqlBuilder};
 use finlink_store::{ApiKeyInsert, ConnectionInsert, ListQuery, Store};
 use rusqlite::types::Value;
@@ -260,8 +265,8 @@ impl Store for SqliteStore {
                 tx.execute("INSERT INTO clients (id, name, created) VALUES (?1, ?2, ?3)", params![id, name, created])
                     .map_err(db_error)?;
                 tx.execute(
-                    &format!("INSERT INTO profiles (client_id, {PROFILE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
-                    params![id, p.name, p.redirect_url, p.logo_url, p.icon_url, p.white_list_urls, p.confirm_company_name],
+                    &format!("INSERT INTO profiles (client_id, {PROFILE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+                    params![id, p.name, p.redirect_url, p.logo_url, p.icon_url, p.white_list_urls, p.confirm_company_name, p.link_settings],
                 )
                 .map_err(db_error)?;
                 Ok(())
@@ -391,6 +396,7 @@ impl Store for SqliteStore {
                         icon_url: r.get(3)?,
                         white_list_urls: r.get(4)?,
                         confirm_company_name: r.get(5)?,
+                        link_settings: r.get(6)?,
                     })
                 })
                 .optional()
@@ -408,12 +414,13 @@ impl Store for SqliteStore {
             .write(move |tx| {
                 tx.execute(
                     &format!(
-                        "INSERT INTO profiles (client_id, {PROFILE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+                        "INSERT INTO profiles (client_id, {PROFILE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
                          ON CONFLICT (client_id) DO UPDATE SET name = excluded.name, redirect_url = excluded.redirect_url, \
                          logo_url = excluded.logo_url, icon_url = excluded.icon_url, \
-                         white_list_urls = excluded.white_list_urls, confirm_company_name = excluded.confirm_company_name"
+                         white_list_urls = excluded.white_list_urls, confirm_company_name = excluded.confirm_company_name, \
+                         link_settings = excluded.link_settings"
                     ),
-                    params![client, p.name, p.redirect_url, p.logo_url, p.icon_url, p.white_list_urls, p.confirm_company_name],
+                    params![client, p.name, p.redirect_url, p.logo_url, p.icon_url, p.white_list_urls, p.confirm_company_name, p.link_settings],
                 )
                 .map_err(db_error)?;
                 Ok(())
@@ -440,6 +447,21 @@ impl Store for SqliteStore {
                 write_tags(tx, &company)
             })
             .await
+    }
+
+    async fn company_owner(&self, id: CompanyId) -> Result<Option<ClientId>> {
+        let id = id.to_string();
+        let owner: Option<String> = self
+            .pool
+            .read_point(move |db| {
+                db.prepare_cached("SELECT client_id FROM companies WHERE id = ?1")
+                    .map_err(db_error)?
+                    .query_row(params![id], |r| r.get(0))
+                    .optional()
+                    .map_err(db_error)
+            })
+            .await?;
+        owner.map(|o| ClientId::parse(&o)).transpose()
     }
 
     async fn get_company(&self, client: ClientId, id: CompanyId) -> Result<Option<Company>> {
@@ -714,13 +736,15 @@ impl Store for SqliteStore {
             .as_ref()
             .map(|m| serde_json::to_string(m).unwrap_or_default());
         let at = update.at.as_millis();
+        let errors = update.errors.as_deref().map(errors_json);
         self.pool
             .write(move |tx| {
                 let n = tx
                     .execute(
-                        "UPDATE connections SET status = ?4, modified = ?5, connection_info = COALESCE(?6, connection_info) \
+                        "UPDATE connections SET status = ?4, modified = ?5, connection_info = COALESCE(?6, connection_info), \
+                         errors = COALESCE(?7, errors) \
                          WHERE id = ?1 AND client_id = ?2 AND company_id = ?3",
-                        params![r.connection_id, r.client_id, r.company_id, status, at, info],
+                        params![r.connection_id, r.client_id, r.company_id, status, at, info, errors],
                     )
                     .map_err(db_error)?;
                 if n == 0 {
@@ -841,6 +865,35 @@ impl Store for SqliteStore {
         self.pool.write(move |tx| insert_audit_tx(tx, &a)).await
     }
 
+    async fn set_connection_errors(
+        &self,
+        client: ClientId,
+        company: CompanyId,
+        id: ConnectionId,
+        errors: &[ConnectionError],
+        audit: &AuditEntry,
+    ) -> Result<Option<Connection>> {
+        let (client, company, id) = (client.to_string(), company.to_string(), id.to_string());
+        let errors = errors_json(errors);
+        let a = AuditRow::from_domain(audit);
+        let at = audit.at.as_millis();
+        self.pool
+            .write(move |tx| {
+                let n = tx
+                    .execute(
+                        "UPDATE connections SET errors = ?4, modified = ?5 WHERE id = ?1 AND client_id = ?2 AND company_id = ?3",
+                        params![id, client, company, errors, at],
+                    )
+                    .map_err(db_error)?;
+                if n == 0 {
+                    return Ok(None);
+                }
+                insert_audit_tx(tx, &a)?;
+                get_connection_tx(tx, &client, &company, &id)
+            })
+            .await
+    }
+
     async fn list_audit(&self, client: ClientId, page: PageRequest) -> Result<Page<AuditEntry>> {
         let client = client.to_string();
         self.pool
@@ -904,4 +957,189 @@ impl Store for SqliteStore {
             })
             .await
     }
+
+    async fn insert_link_flow(&self, flow: &LinkFlow) -> Result<()> {
+        let r = LinkFlowRow::from_domain(flow);
+        let cutoff = flow.created.as_millis() - 24 * 3600 * 1000;
+        self.pool
+            .write(move |tx| {
+                tx.prepare_cached("DELETE FROM link_flows WHERE expires < ?1")
+                    .map_err(db_error)?
+                    .execute(params![cutoff])
+                    .map_err(db_error)?;
+                tx.prepare_cached(&format!(
+                    "INSERT INTO link_flows ({LINK_FLOW_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+                ))
+                .map_err(db_error)?
+                .execute(params![
+                    r.id, r.state_hash, r.browser_hash, r.client_id, r.company_id, r.connection_id,
+                    r.integration_key, r.lang, r.stage, r.sealed, r.version, r.created, r.expires
+                ])
+                .map_err(db_error)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn get_link_flow(&self, id: &str) -> Result<Option<LinkFlow>> {
+        let id = id.to_owned();
+        self.pool
+            .read_point(move |db| {
+                db.prepare_cached(&format!(
+                    "SELECT {LINK_FLOW_COLUMNS} FROM link_flows WHERE id = ?1"
+                ))
+                .map_err(db_error)?
+                .query_row(params![id], link_flow_row)
+                .optional()
+                .map_err(db_error)?
+                .map(LinkFlowRow::into_domain)
+                .transpose()
+            })
+            .await
+    }
+
+    async fn find_link_flow_by_state(&self, state_hash: &str) -> Result<Option<LinkFlow>> {
+        let state_hash = state_hash.to_owned();
+        self.pool
+            .read_point(move |db| {
+                db.prepare_cached(&format!(
+                    "SELECT {LINK_FLOW_COLUMNS} FROM link_flows WHERE state_hash = ?1"
+                ))
+                .map_err(db_error)?
+                .query_row(params![state_hash], link_flow_row)
+                .optional()
+                .map_err(db_error)?
+                .map(LinkFlowRow::into_domain)
+                .transpose()
+            })
+            .await
+    }
+
+    async fn update_link_flow(&self, flow: &LinkFlow, expected_version: i64) -> Result<bool> {
+        let r = LinkFlowRow::from_domain(flow);
+        self.pool
+            .write(move |tx| {
+                let n = tx
+                    .prepare_cached(
+                        "UPDATE link_flows SET stage = ?2, sealed = ?3, expires = ?4, version = ?5 + 1 \
+                         WHERE id = ?1 AND version = ?5",
+                    )
+                    .map_err(db_error)?
+                    .execute(params![r.id, r.stage, r.sealed, r.expires, expected_version])
+                    .map_err(db_error)?;
+                Ok(n == 1)
+            })
+            .await
+    }
+
+    async fn put_integration_credentials(&self, creds: &IntegrationCredentials) -> Result<()> {
+        let r = IntegrationCredentialsRow::from_domain(creds);
+        self.pool
+            .write(move |tx| {
+                tx.execute(
+                    &format!(
+                        "INSERT INTO integration_credentials ({INTEGRATION_CREDENTIAL_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+                         ON CONFLICT (client_id, integration_key) DO UPDATE SET oauth_client_id = excluded.oauth_client_id, \
+                         sealed_secret = excluded.sealed_secret, key_id = excluded.key_id, updated = excluded.updated"
+                    ),
+                    params![r.client_id, r.integration_key, r.oauth_client_id, r.sealed_secret, r.key_id, r.updated],
+                )
+                .map_err(db_error)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn get_integration_credentials(
+        &self,
+        client: ClientId,
+        integration_key: &str,
+    ) -> Result<Option<IntegrationCredentials>> {
+        let (client, key) = (client.to_string(), integration_key.to_owned());
+        self.pool
+            .read_point(move |db| {
+                db.prepare_cached(&format!(
+                    "SELECT {INTEGRATION_CREDENTIAL_COLUMNS} FROM integration_credentials WHERE client_id = ?1 AND integration_key = ?2"
+                ))
+                .map_err(db_error)?
+                .query_row(params![client, key], integration_credentials_row)
+                .optional()
+                .map_err(db_error)?
+                .map(IntegrationCredentialsRow::into_domain)
+                .transpose()
+            })
+            .await
+    }
+
+    async fn list_integration_credentials(
+        &self,
+        client: ClientId,
+    ) -> Result<Vec<IntegrationCredentials>> {
+        let client = client.to_string();
+        self.pool
+            .read(move |db| {
+                let mut stmt = db
+                    .prepare_cached(&format!(
+                        "SELECT {INTEGRATION_CREDENTIAL_COLUMNS} FROM integration_credentials WHERE client_id = ?1 ORDER BY integration_key"
+                    ))
+                    .map_err(db_error)?;
+                let rows = stmt
+                    .query_map(params![client], integration_credentials_row)
+                    .map_err(db_error)?;
+                let mut out = Vec::new();
+                for r in rows {
+                    out.push(r.map_err(db_error)?.into_domain()?);
+                }
+                Ok(out)
+            })
+            .await
+    }
+
+    async fn delete_integration_credentials(
+        &self,
+        client: ClientId,
+        integration_key: &str,
+    ) -> Result<bool> {
+        let (client, key) = (client.to_string(), integration_key.to_owned());
+        self.pool
+            .write(move |tx| {
+                let n = tx
+                    .execute(
+                        "DELETE FROM integration_credentials WHERE client_id = ?1 AND integration_key = ?2",
+                        params![client, key],
+                    )
+                    .map_err(db_error)?;
+                Ok(n > 0)
+            })
+            .await
+    }
+}
+
+fn link_flow_row(r: &Row<'_>) -> rusqlite::Result<LinkFlowRow> {
+    Ok(LinkFlowRow {
+        id: r.get(0)?,
+        state_hash: r.get(1)?,
+        browser_hash: r.get(2)?,
+        client_id: r.get(3)?,
+        company_id: r.get(4)?,
+        connection_id: r.get(5)?,
+        integration_key: r.get(6)?,
+        lang: r.get(7)?,
+        stage: r.get(8)?,
+        sealed: r.get(9)?,
+        version: r.get(10)?,
+        created: r.get(11)?,
+        expires: r.get(12)?,
+    })
+}
+
+fn integration_credentials_row(r: &Row<'_>) -> rusqlite::Result<IntegrationCredentialsRow> {
+    Ok(IntegrationCredentialsRow {
+        client_id: r.get(0)?,
+        integration_key: r.get(1)?,
+        oauth_client_id: r.get(2)?,
+        sealed_secret: r.get(3)?,
+        key_id: r.get(4)?,
+        updated: r.get(5)?,
+    })
 }

@@ -10,9 +10,10 @@ use std::sync::Arc;
 use finlink_domain::api_key::ApiKey;
 use finlink_domain::client::Client;
 use finlink_domain::company::Company;
-use finlink_domain::connection::{Connection, ConnectionStatus, SourceType};
+use finlink_domain::connection::{Connection, ConnectionError, ConnectionStatus, SourceType};
 use finlink_domain::ids::{ApiKeyId, ClientId, CompanyId, ConnectionId};
 use finlink_domain::integration::{integration_id_for, source_id_for};
+use finlink_domain::link::{IntegrationCredentials, LinkFlow, LinkStage};
 use finlink_domain::paging::PageRequest;
 use finlink_domain::profile::Profile;
 use finlink_domain::query::{parse, parse_order_by};
@@ -112,6 +113,9 @@ pub async fn run_all(store: Arc<dyn Store>) {
     tenant_isolation(s).await;
     timestamps_are_identical(s).await;
     credentials_and_audit(s).await;
+    connection_errors(s).await;
+    link_flows(s).await;
+    integration_credentials(s).await;
 }
 
 async fn clients_and_profiles(s: &dyn Store) {
@@ -127,6 +131,10 @@ async fn clients_and_profiles(s: &dyn Store) {
         icon_url: None,
         white_list_urls: vec!["https://bobs.example".into(), "https://b2.example".into()],
         confirm_company_name: true,
+        primary_color: Some("#AA3300".into()),
+        default_language: Some("fr".into()),
+        support_email: Some("help@bobs.example".into()),
+        support_url: None,
     };
     s.put_profile(c.id, &p2).await.unwrap();
     assert_eq!(s.get_profile(c.id).await.unwrap(), Some(p2));
@@ -605,6 +613,7 @@ async fn credentials_and_audit(s: &dyn Store) {
     let update = ConnectionUpdate {
         status: ConnectionStatus::Linked,
         connection_info: Some(info.clone()),
+        errors: None,
         at: ts(5003),
     };
     let linked = s
@@ -738,4 +747,194 @@ async fn credentials_and_audit(s: &dyn Store) {
     // deleting the connection deletes its credentials
     assert!(s.delete_connection(c.id, co.id, conn.id).await.unwrap());
     assert_eq!(s.get_credentials(c.id, conn.id).await.unwrap(), None);
+}
+
+async fn connection_errors(s: &dyn Store) {
+    let c = new_client(s, "Errors", 6000).await;
+    let co = company(c.id, "Err Co", 6001, &[]);
+    s.insert_company(&co).await.unwrap();
+    let conn = connection(&co, "mqjo", SourceType::Accounting, 6002);
+    s.insert_connection(&conn).await.unwrap();
+    let errors = vec![ConnectionError {
+        status_code: "403".into(),
+        status_text: "access_denied".into(),
+        error_message: "The user denied access.".into(),
+        errored_on_utc: ts(6003),
+        status: "Active".into(),
+        resolved_on_utc: None,
+    }];
+    let got = s
+        .set_connection_errors(
+            c.id,
+            co.id,
+            conn.id,
+            &errors,
+            &audit(&conn, "link.failed", 6003),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.errors, errors);
+    assert_eq!(got.status, ConnectionStatus::PendingAuth);
+    assert_eq!(got.modified, ts(6003));
+    let log = s.list_audit(c.id, PageRequest::default()).await.unwrap();
+    assert_eq!(log.items[0].action, "link.failed");
+    // another client cannot touch it, and nothing is logged for it
+    let other = new_client(s, "Errors other", 6004).await;
+    assert!(
+        s.set_connection_errors(other.id, co.id, conn.id, &[], &audit(&conn, "x", 6005))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        s.list_audit(other.id, PageRequest::default())
+            .await
+            .unwrap()
+            .total,
+        0
+    );
+}
+
+fn flow(c: &Connection, id: &str, state: &str, at: i64) -> LinkFlow {
+    LinkFlow {
+        id: id.into(),
+        state_hash: state.into(),
+        browser_hash: "b".repeat(64),
+        client_id: c.client_id,
+        company_id: c.company_id,
+        connection_id: c.id,
+        integration_key: c.integration_key.clone(),
+        lang: "fr".into(),
+        stage: LinkStage::Authorizing,
+        sealed: vec![0, 1, 2, 254],
+        version: 0,
+        created: ts(at),
+        expires: ts(at + 600_000),
+    }
+}
+
+async fn link_flows(s: &dyn Store) {
+    let c = new_client(s, "Link flows", 7000).await;
+    let co = company(c.id, "Flow Co", 7001, &[]);
+    s.insert_company(&co).await.unwrap();
+    let conn = connection(&co, "mqjo", SourceType::Accounting, 7002);
+    s.insert_connection(&conn).await.unwrap();
+    let f = flow(
+        &conn,
+        &format!("flow-{}", conn.id),
+        &format!("state-{}", conn.id),
+        7003,
+    );
+    s.insert_link_flow(&f).await.unwrap();
+    assert_eq!(s.company_owner(co.id).await.unwrap(), Some(c.id));
+    assert_eq!(
+        s.company_owner(CompanyId::new_v7(ts(1))).await.unwrap(),
+        None
+    );
+    assert_eq!(s.get_link_flow(&f.id).await.unwrap(), Some(f.clone()));
+    assert_eq!(
+        s.find_link_flow_by_state(&f.state_hash).await.unwrap(),
+        Some(f.clone())
+    );
+    assert_eq!(s.get_link_flow("nope").await.unwrap(), None);
+    assert_eq!(s.find_link_flow_by_state("nope").await.unwrap(), None);
+    // the state is unique
+    let dup = LinkFlow {
+        id: format!("other-{}", conn.id),
+        ..f.clone()
+    };
+    assert!(s.insert_link_flow(&dup).await.is_err());
+
+    // compare-and-swap: one of two racing updates wins
+    let next = LinkFlow {
+        stage: LinkStage::Exchanging,
+        sealed: vec![9; 40],
+        expires: ts(9999),
+        ..f.clone()
+    };
+    assert!(s.update_link_flow(&next, 0).await.unwrap());
+    assert!(!s.update_link_flow(&next, 0).await.unwrap());
+    let got = s.get_link_flow(&f.id).await.unwrap().unwrap();
+    assert_eq!(got.stage, LinkStage::Exchanging);
+    assert_eq!(got.sealed, vec![9; 40]);
+    assert_eq!(got.version, 1);
+    assert_eq!(got.expires, ts(9999));
+    // immutable columns stay
+    assert_eq!(got.state_hash, f.state_hash);
+    assert_eq!(got.lang, "fr");
+
+    // flows that expired over a day ago are swept when a new one starts
+    let later = flow(
+        &conn,
+        &format!("later-{}", conn.id),
+        &format!("state2-{}", conn.id),
+        7003 + 2 * 24 * 3600 * 1000,
+    );
+    s.insert_link_flow(&later).await.unwrap();
+    assert_eq!(s.get_link_flow(&f.id).await.unwrap(), None);
+    assert!(s.get_link_flow(&later.id).await.unwrap().is_some());
+}
+
+async fn integration_credentials(s: &dyn Store) {
+    let c = new_client(s, "Integration creds", 8000).await;
+    let other = new_client(s, "Integration creds other", 8001).await;
+    assert!(
+        s.list_integration_credentials(c.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let creds = IntegrationCredentials {
+        client_id: c.id,
+        integration_key: "gbol".into(),
+        oauth_client_id: "xero-client".into(),
+        sealed_secret: Some(vec![7, 7, 7]),
+        key_id: Some("keyA".into()),
+        updated: ts(8002),
+    };
+    s.put_integration_credentials(&creds).await.unwrap();
+    assert_eq!(
+        s.get_integration_credentials(c.id, "gbol").await.unwrap(),
+        Some(creds.clone())
+    );
+    assert_eq!(
+        s.get_integration_credentials(other.id, "gbol")
+            .await
+            .unwrap(),
+        None
+    );
+    let replaced = IntegrationCredentials {
+        oauth_client_id: "xero-client-2".into(),
+        sealed_secret: None,
+        key_id: None,
+        updated: ts(8003),
+        ..creds.clone()
+    };
+    s.put_integration_credentials(&replaced).await.unwrap();
+    assert_eq!(
+        s.list_integration_credentials(c.id).await.unwrap(),
+        vec![replaced]
+    );
+    assert!(
+        !s.delete_integration_credentials(other.id, "gbol")
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.delete_integration_credentials(c.id, "gbol")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.delete_integration_credentials(c.id, "gbol")
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.list_integration_credentials(c.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

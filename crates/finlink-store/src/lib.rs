@@ -13,9 +13,10 @@ use async_trait::async_trait;
 use finlink_domain::api_key::ApiKey;
 use finlink_domain::client::Client;
 use finlink_domain::company::Company;
-use finlink_domain::connection::{Connection, ConnectionStatus};
+use finlink_domain::connection::{Connection, ConnectionError, ConnectionStatus};
 use finlink_domain::credentials::{AuditEntry, SealedCredentials};
 use finlink_domain::ids::{ApiKeyId, ClientId, CompanyId, ConnectionId};
+use finlink_domain::link::{IntegrationCredentials, LinkFlow};
 use finlink_domain::paging::{Page, PageRequest};
 use finlink_domain::profile::Profile;
 use finlink_domain::query::{Expr, OrderBy};
@@ -50,6 +51,8 @@ pub struct ConnectionUpdate {
     pub status: ConnectionStatus,
     /// Replaces the connection's non-secret provider settings when `Some`.
     pub connection_info: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Replaces the connection's `dataConnectionErrors` when `Some`.
+    pub errors: Option<Vec<ConnectionError>>,
     pub at: Timestamp,
 }
 
@@ -97,6 +100,9 @@ pub trait Store: Send + Sync + 'static {
     // -- companies --------------------------------------------------------------
 
     async fn insert_company(&self, company: &Company) -> Result<()>;
+    /// The client a company belongs to, whichever client that is. Only for the hosted Link
+    /// pages, where the company id in the URL is what grants access.
+    async fn company_owner(&self, id: CompanyId) -> Result<Option<ClientId>>;
     /// The company with its connections.
     async fn get_company(&self, client: ClientId, id: CompanyId) -> Result<Option<Company>>;
     /// Writes name, description, tags, consumer id and modified time. False when not found.
@@ -184,8 +190,51 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<SealedCredentials>>;
 
+    /// Replaces a connection's `dataConnectionErrors` and appends `audit`, in one transaction.
+    /// None (and nothing written) when the connection does not exist.
+    async fn set_connection_errors(
+        &self,
+        client: ClientId,
+        company: CompanyId,
+        id: ConnectionId,
+        errors: &[ConnectionError],
+        audit: &AuditEntry,
+    ) -> Result<Option<Connection>>;
+
     async fn insert_audit(&self, entry: &AuditEntry) -> Result<()>;
 
     /// The client's audit log, newest first.
     async fn list_audit(&self, client: ClientId, page: PageRequest) -> Result<Page<AuditEntry>>;
+
+    // -- Link flows -------------------------------------------------------------------
+
+    /// Stores a new flow, and deletes flows that expired more than a day before it was created.
+    async fn insert_link_flow(&self, flow: &LinkFlow) -> Result<()>;
+    async fn get_link_flow(&self, id: &str) -> Result<Option<LinkFlow>>;
+    /// The flow whose `state_hash` this is.
+    async fn find_link_flow_by_state(&self, state_hash: &str) -> Result<Option<LinkFlow>>;
+    /// Writes the flow's stage, sealed secrets and expiry only if its stored version is still
+    /// `expected_version` (compare-and-swap); the stored version becomes `expected_version + 1`.
+    /// False when another request got there first.
+    async fn update_link_flow(&self, flow: &LinkFlow, expected_version: i64) -> Result<bool>;
+
+    // -- integration credentials (a client's own OAuth apps) ----------------------------
+
+    /// Inserts or replaces the client's OAuth app for an integration.
+    async fn put_integration_credentials(&self, creds: &IntegrationCredentials) -> Result<()>;
+    async fn get_integration_credentials(
+        &self,
+        client: ClientId,
+        integration_key: &str,
+    ) -> Result<Option<IntegrationCredentials>>;
+    /// The client's OAuth apps, by integration key.
+    async fn list_integration_credentials(
+        &self,
+        client: ClientId,
+    ) -> Result<Vec<IntegrationCredentials>>;
+    async fn delete_integration_credentials(
+        &self,
+        client: ClientId,
+        integration_key: &str,
+    ) -> Result<bool>;
 }

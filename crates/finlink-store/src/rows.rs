@@ -8,6 +8,7 @@ use finlink_domain::connection::{Connection, ConnectionError, ConnectionStatus, 
 use finlink_domain::credentials::{AuditEntry, SealedCredentials};
 use finlink_domain::ids::{ApiKeyId, ClientId, CompanyId, ConnectionId};
 use finlink_domain::integration::AuthType;
+use finlink_domain::link::{IntegrationCredentials, LinkFlow, LinkStage};
 use finlink_domain::profile::Profile;
 use finlink_domain::{Error, Result, Timestamp};
 use uuid::Uuid;
@@ -47,7 +48,7 @@ impl ClientRow {
 }
 
 pub const PROFILE_COLUMNS: &str =
-    "name, redirect_url, logo_url, icon_url, white_list_urls, confirm_company_name";
+    "name, redirect_url, logo_url, icon_url, white_list_urls, confirm_company_name, link_settings";
 
 pub struct ProfileRow {
     pub name: String,
@@ -56,6 +57,23 @@ pub struct ProfileRow {
     pub icon_url: Option<String>,
     pub white_list_urls: String,
     pub confirm_company_name: bool,
+    /// finlink's Link branding, as a JSON object (see [`LinkSettings`]).
+    pub link_settings: String,
+}
+
+/// The `link_settings` column: the profile's finlink extensions, kept as one JSON object so
+/// a new branding field needs no migration.
+#[derive(serde::Serialize, serde::Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct LinkSettings {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    primary_color: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    default_language: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    support_email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    support_url: Option<String>,
 }
 
 impl ProfileRow {
@@ -67,10 +85,17 @@ impl ProfileRow {
             icon_url: p.icon_url.clone(),
             white_list_urls: to_json(&p.white_list_urls),
             confirm_company_name: p.confirm_company_name,
+            link_settings: to_json(&LinkSettings {
+                primary_color: p.primary_color.clone(),
+                default_language: p.default_language.clone(),
+                support_email: p.support_email.clone(),
+                support_url: p.support_url.clone(),
+            }),
         }
     }
 
     pub fn into_domain(self) -> Result<Profile> {
+        let link: LinkSettings = json("profile link settings", &self.link_settings)?;
         Ok(Profile {
             name: self.name,
             redirect_url: self.redirect_url,
@@ -78,6 +103,10 @@ impl ProfileRow {
             icon_url: self.icon_url,
             white_list_urls: json("profile whiteListUrls", &self.white_list_urls)?,
             confirm_company_name: self.confirm_company_name,
+            primary_color: link.primary_color,
+            default_language: link.default_language,
+            support_email: link.support_email,
+            support_url: link.support_url,
         })
     }
 }
@@ -374,4 +403,109 @@ impl AuditRow {
             at: Timestamp::from_millis(self.at),
         })
     }
+}
+
+pub const LINK_FLOW_COLUMNS: &str = "id, state_hash, browser_hash, client_id, company_id, connection_id, \
+     integration_key, lang, stage, sealed, version, created, expires";
+
+pub struct LinkFlowRow {
+    pub id: String,
+    pub state_hash: String,
+    pub browser_hash: String,
+    pub client_id: String,
+    pub company_id: String,
+    pub connection_id: String,
+    pub integration_key: String,
+    pub lang: String,
+    pub stage: String,
+    pub sealed: Vec<u8>,
+    pub version: i64,
+    pub created: i64,
+    pub expires: i64,
+}
+
+impl LinkFlowRow {
+    pub fn from_domain(f: &LinkFlow) -> Self {
+        Self {
+            id: f.id.clone(),
+            state_hash: f.state_hash.clone(),
+            browser_hash: f.browser_hash.clone(),
+            client_id: f.client_id.to_string(),
+            company_id: f.company_id.to_string(),
+            connection_id: f.connection_id.to_string(),
+            integration_key: f.integration_key.clone(),
+            lang: f.lang.clone(),
+            stage: f.stage.as_str().to_owned(),
+            sealed: f.sealed.clone(),
+            version: f.version,
+            created: f.created.as_millis(),
+            expires: f.expires.as_millis(),
+        }
+    }
+
+    pub fn into_domain(self) -> Result<LinkFlow> {
+        Ok(LinkFlow {
+            stage: LinkStage::parse(&self.stage)
+                .ok_or_else(|| corrupt("link flow stage", &self.stage))?,
+            id: self.id,
+            state_hash: self.state_hash,
+            browser_hash: self.browser_hash,
+            client_id: ClientId::from_uuid(uuid("link flow client", &self.client_id)?),
+            company_id: CompanyId::from_uuid(uuid("link flow company", &self.company_id)?),
+            connection_id: ConnectionId::from_uuid(uuid(
+                "link flow connection",
+                &self.connection_id,
+            )?),
+            integration_key: self.integration_key,
+            lang: self.lang,
+            sealed: self.sealed,
+            version: self.version,
+            created: Timestamp::from_millis(self.created),
+            expires: Timestamp::from_millis(self.expires),
+        })
+    }
+}
+
+pub const INTEGRATION_CREDENTIAL_COLUMNS: &str =
+    "client_id, integration_key, oauth_client_id, sealed_secret, key_id, updated";
+
+pub struct IntegrationCredentialsRow {
+    pub client_id: String,
+    pub integration_key: String,
+    pub oauth_client_id: String,
+    pub sealed_secret: Option<Vec<u8>>,
+    pub key_id: Option<String>,
+    pub updated: i64,
+}
+
+impl IntegrationCredentialsRow {
+    pub fn from_domain(c: &IntegrationCredentials) -> Self {
+        Self {
+            client_id: c.client_id.to_string(),
+            integration_key: c.integration_key.clone(),
+            oauth_client_id: c.oauth_client_id.clone(),
+            sealed_secret: c.sealed_secret.clone(),
+            key_id: c.key_id.clone(),
+            updated: c.updated.as_millis(),
+        }
+    }
+
+    pub fn into_domain(self) -> Result<IntegrationCredentials> {
+        Ok(IntegrationCredentials {
+            client_id: ClientId::from_uuid(uuid(
+                "integration credentials client",
+                &self.client_id,
+            )?),
+            integration_key: self.integration_key,
+            oauth_client_id: self.oauth_client_id,
+            sealed_secret: self.sealed_secret,
+            key_id: self.key_id,
+            updated: Timestamp::from_millis(self.updated),
+        })
+    }
+}
+
+/// `dataConnectionErrors` as stored.
+pub fn errors_json(errors: &[ConnectionError]) -> String {
+    to_json(&errors)
 }

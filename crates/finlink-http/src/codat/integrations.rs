@@ -62,12 +62,13 @@ pub fn logo_url(app: &App, i: &Integration) -> String {
 }
 
 impl IntegrationDto {
-    pub fn from_domain(app: &App, i: &Integration) -> Self {
+    /// `enabled`: whether the caller's client has the integration enabled.
+    pub fn from_domain(app: &App, i: &Integration, enabled: bool) -> Self {
         Self {
             key: i.key.clone(),
             logo_url: logo_url(app, i),
             name: i.name.clone(),
-            enabled: app.integration_enabled(i),
+            enabled,
             source_id: i.source_id().to_string(),
             source_type: i.source_type.as_str().to_owned(),
             integration_id: i.integration_id().to_string(),
@@ -146,17 +147,24 @@ pub struct ImageReference {
     security(("auth_header" = [])))]
 pub async fn list(
     State(s): State<HttpState>,
-    _caller: Caller,
+    caller: Caller,
     params: ListParams,
 ) -> ApiResult<Json<Integrations>> {
-    let page =
-        s.app
-            .list_integrations(params.page, params.query.as_ref(), params.order_by.as_ref())?;
+    let enabled = s.app.enabled_keys(caller.client()).await?;
+    let page = s.app.list_integrations(
+        &enabled,
+        params.page,
+        params.query.as_ref(),
+        params.order_by.as_ref(),
+    )?;
     Ok(Json(Integrations::new(
         "/integrations",
         &params.raw,
         page,
-        |i| IntegrationDto::from_domain(&s.app, &i),
+        |i| {
+            let on = enabled.contains(&i.key);
+            IntegrationDto::from_domain(&s.app, &i, on)
+        },
     )))
 }
 
@@ -167,11 +175,12 @@ pub async fn list(
     security(("auth_header" = [])))]
 pub async fn get(
     State(s): State<HttpState>,
-    _caller: Caller,
+    caller: Caller,
     Path(key): Path<String>,
 ) -> ApiResult<Json<IntegrationDto>> {
     let i = s.app.integration(&key)?;
-    Ok(Json(IntegrationDto::from_domain(&s.app, i)))
+    let enabled = s.app.enabled_keys(caller.client()).await?.contains(&i.key);
+    Ok(Json(IntegrationDto::from_domain(&s.app, i, enabled)))
 }
 
 /// Get an integration's branding
