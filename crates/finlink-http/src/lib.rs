@@ -8,6 +8,7 @@ pub mod auth;
 pub mod codat;
 pub mod error;
 pub mod extract;
+pub mod link;
 pub mod middleware;
 pub mod ops;
 pub mod state;
@@ -39,6 +40,7 @@ fn api_router() -> OpenApiRouter<HttpState> {
 pub fn router(state: HttpState) -> Router {
     let (api, _) = api_router().split_for_parts();
     api.merge(ops::undocumented_router())
+        .merge(link::router())
         .fallback(error::not_found_fallback)
         .method_not_allowed_fallback(error::method_not_allowed_fallback)
         .layer(axum::middleware::from_fn(middleware::correlate))

@@ -34,6 +34,8 @@ pub struct SandboxStats {
     pub failures_injected: u64,
     /// Grants revoked: refresh-token reuse, authorization-code replay, or the revocation endpoint.
     pub grants_revoked: u64,
+    /// Every request to the Commerce Sandbox API (`/commerce/api/*`), whatever its outcome.
+    pub commerce_requests: u64,
 }
 
 #[derive(Debug, Default)]
@@ -43,6 +45,7 @@ pub(crate) struct Counters {
     pub code_exchanges: AtomicU64,
     pub failures_injected: AtomicU64,
     pub grants_revoked: AtomicU64,
+    pub commerce_requests: AtomicU64,
 }
 
 pub(crate) fn bump(counter: &AtomicU64) {
@@ -57,6 +60,7 @@ impl Counters {
             code_exchanges: self.code_exchanges.load(Ordering::Relaxed),
             failures_injected: self.failures_injected.load(Ordering::Relaxed),
             grants_revoked: self.grants_revoked.load(Ordering::Relaxed),
+            commerce_requests: self.commerce_requests.load(Ordering::Relaxed),
         }
     }
 }

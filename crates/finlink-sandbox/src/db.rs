@@ -1,6 +1,7 @@
-//! The sandbox's own small SQLite file: grants, their organisations, and the SHA-256 digests of
-//! every code, access token and refresh token (never the values themselves). Shared between
-//! processes (`finlink serve` and `finlink sandbox mint`) through WAL and `BEGIN IMMEDIATE`.
+//! The sandbox's own small SQLite file: grants, their organisations, commerce stores, and the
+//! SHA-256 digests of every code, access token, refresh token and API key (never the values
+//! themselves). Shared between processes (`finlink serve` and `finlink sandbox mint`) through
+//! WAL and `BEGIN IMMEDIATE`.
 
 use std::path::Path;
 use std::time::Duration;
@@ -10,7 +11,8 @@ use rusqlite::Connection;
 use crate::SandboxError;
 
 /// Schema versions, applied in order and recorded in `PRAGMA user_version`.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE grants (
     id             TEXT PRIMARY KEY,
     client_id      TEXT NOT NULL,
@@ -72,7 +74,18 @@ CREATE TABLE refresh_tokens (
     rotated_at INTEGER
 );
 CREATE INDEX refresh_tokens_grant ON refresh_tokens (grant_id);
-"#];
+"#,
+    r#"
+-- Commerce Sandbox stores (catalog key `aiwb`), reached with an API key. The key itself is never
+-- stored: only its SHA-256 digest, which is how a request finds its store.
+CREATE TABLE commerce_stores (
+    api_key_hash BLOB PRIMARY KEY,
+    store_id     TEXT NOT NULL UNIQUE,
+    store_name   TEXT NOT NULL,
+    created_at   INTEGER NOT NULL
+);
+"#,
+];
 
 pub(crate) fn open(path: Option<&Path>) -> Result<Connection, SandboxError> {
     let mut conn = match path {
@@ -136,7 +149,7 @@ mod tests {
         let v: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(v, 1);
+        assert_eq!(v, 2);
         let mode: String = conn
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .unwrap();
@@ -147,5 +160,34 @@ mod tests {
             .query_row("SELECT COUNT(*) FROM grants", [], |r| r.get(0))
             .unwrap();
         assert_eq!(n, 0);
+    }
+
+    #[test]
+    fn upgrades_a_version_1_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sandbox.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.execute(
+                "INSERT INTO grants (id, client_id, scope, created_at) VALUES ('g', 'c', 's', 1)",
+                [],
+            )
+            .unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+        }
+        let conn = open(Some(&path)).unwrap();
+        let v: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, 2);
+        let grants: i64 = conn
+            .query_row("SELECT COUNT(*) FROM grants", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(grants, 1);
+        let stores: i64 = conn
+            .query_row("SELECT COUNT(*) FROM commerce_stores", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(stores, 0);
     }
 }

@@ -8,15 +8,21 @@
 //!   [`SandboxConfig::refresh_token_grace_secs`]); optional idle expiry; RFC 7009 revocation.
 //! - An identity endpoint listing the grant's organisations (tenants), Xero-style.
 //! - Test controls: failure injection at the token endpoint and counters.
+//! - The Commerce Sandbox platform (catalog key `aiwb`, API base `/sandbox/commerce/api`): stores
+//!   reached with an API key (`sk_sandbox_...`, sent as `Authorization: Bearer` or `X-Api-Key`),
+//!   so that finlink's Link page can check a pasted key before marking a connection Linked.
+//!   Stores are created with [`Sandbox::mint_commerce_store`] or `POST /admin/commerce/stores`.
 //!
-//! Grants live in the sandbox's own SQLite file (or in memory), as SHA-256 digests of every
-//! token and code, so `finlink sandbox mint` and a running `finlink serve` share them.
+//! Grants and stores live in the sandbox's own SQLite file (or in memory), as SHA-256 digests
+//! of every token, code and API key, so `finlink sandbox mint` and a running `finlink serve`
+//! share them.
 //! All time comes from the injected [`Clock`].
 //!
 //! The routes (relative to the mount point, `/sandbox` in finlink) are listed on
 //! [`Sandbox::router`]. The `/admin/*` routes have no authentication: they are for tests and
 //! demos, so operators should keep the sandbox disabled in production.
 
+mod commerce;
 mod config;
 mod control;
 mod db;
@@ -50,6 +56,12 @@ pub mod paths {
     pub const ADMIN_MINT: &str = "/admin/mint";
     pub const ADMIN_FAILURES: &str = "/admin/failures";
     pub const ADMIN_STATS: &str = "/admin/stats";
+    /// Creates a Commerce Sandbox store and its API key.
+    pub const ADMIN_COMMERCE_STORES: &str = "/admin/commerce/stores";
+    /// The Commerce Sandbox API's base (the catalog's `api_base_url` is `/sandbox` + this).
+    pub const COMMERCE_API: &str = "/commerce/api";
+    /// The store an API key reaches: the Commerce Sandbox's key check.
+    pub const COMMERCE_STORE: &str = "/commerce/api/store";
 }
 
 /// What can go wrong outside an OAuth answer.
@@ -87,6 +99,28 @@ pub struct MintedGrant {
     /// The grant's first organisation.
     pub tenant_id: String,
     pub company_name: String,
+}
+
+/// A Commerce Sandbox store and the API key that reaches it. The key is shown only here: the
+/// sandbox keeps its SHA-256 digest alone. `Debug` leaves the key out.
+#[derive(Serialize, Deserialize, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct CommerceStore {
+    /// `sk_sandbox_` and 32 random base62 characters.
+    pub api_key: String,
+    /// `store_` and 16 random hex digits.
+    pub store_id: String,
+    pub store_name: String,
+}
+
+impl fmt::Debug for CommerceStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CommerceStore")
+            .field("api_key", &"<redacted>")
+            .field("store_id", &self.store_id)
+            .field("store_name", &self.store_name)
+            .finish()
+    }
 }
 
 /// The sandbox authorization server. Cheap to clone; clones share everything.
@@ -147,6 +181,8 @@ impl Sandbox {
     /// | POST | `/admin/mint` | `{"companyName"}` -> [`MintedGrant`] |
     /// | POST | `/admin/failures` | `{"kind","count"}` -> failure injection |
     /// | GET | `/admin/stats` | [`SandboxStats`] |
+    /// | POST | `/admin/commerce/stores` | `{"name"}` (optional, empty body allowed) -> [`CommerceStore`] |
+    /// | GET | `/commerce/api/store` | `{"storeId","storeName","currency"}` (API key as `Authorization: Bearer` or `X-Api-Key`) |
     pub fn router(&self) -> axum::Router {
         routes::router(self.clone())
     }
@@ -182,6 +218,28 @@ impl Sandbox {
             scope: issued.scope,
             tenant_id: first.tenant_id,
             company_name: first.company_name,
+        })
+    }
+
+    /// A new Commerce Sandbox store and its API key (`finlink sandbox mint-store [--name NAME]`,
+    /// `POST /admin/commerce/stores`). Without a name the store is "Sandbox Store <n>", `n` one
+    /// more than the stores so far. A name is trimmed, non-empty, at most 100 characters and
+    /// without control characters ([`SandboxError::InvalidInput`] otherwise).
+    pub async fn mint_commerce_store(
+        &self,
+        name: Option<&str>,
+    ) -> Result<CommerceStore, SandboxError> {
+        let name = name
+            .map(commerce::store_name)
+            .transpose()
+            .map_err(SandboxError::InvalidInput)?;
+        let (api_key, store) = self
+            .with_db(move |conn, ctx| commerce::create_store(conn, ctx.now, name))
+            .await?;
+        Ok(CommerceStore {
+            api_key,
+            store_id: store.store_id,
+            store_name: store.store_name,
         })
     }
 
@@ -252,5 +310,41 @@ mod tests {
         assert_eq!(g.expires_in, 1800);
         assert_eq!(g.issued_at, "2023-11-14T22:13:20.000Z");
         assert_eq!(g.expires_at, "2023-11-14T22:43:20.000Z");
+    }
+
+    #[tokio::test]
+    async fn mint_commerce_store_names_validates_and_redacts() {
+        let clock = Arc::new(ManualClock::new(Timestamp::from_millis(1_700_000_000_000)));
+        let sb = Sandbox::open(None, SandboxConfig::default(), clock).unwrap();
+        let first = sb.mint_commerce_store(None).await.unwrap();
+        assert_eq!(first.store_name, "Sandbox Store 1");
+        assert!(first.api_key.starts_with("sk_sandbox_"));
+        assert_eq!(first.api_key.len(), "sk_sandbox_".len() + 32);
+        let named = sb
+            .mint_commerce_store(Some("  Corner Shop "))
+            .await
+            .unwrap();
+        assert_eq!(named.store_name, "Corner Shop");
+        assert_ne!(named.api_key, first.api_key);
+        assert_ne!(named.store_id, first.store_id);
+        assert_eq!(
+            sb.mint_commerce_store(None).await.unwrap().store_name,
+            "Sandbox Store 3"
+        );
+        for bad in ["", "   ", &"x".repeat(101)] {
+            assert!(matches!(
+                sb.mint_commerce_store(Some(bad)).await,
+                Err(SandboxError::InvalidInput(_))
+            ));
+        }
+
+        let debug = format!("{first:?}");
+        assert!(!debug.contains(&first.api_key), "{debug}");
+        assert!(debug.contains("<redacted>") && debug.contains(&first.store_id));
+        let json = serde_json::to_value(&first).unwrap();
+        assert_eq!(json["apiKey"], first.api_key.as_str());
+        assert_eq!(json["storeId"], first.store_id.as_str());
+        assert_eq!(json["storeName"], "Sandbox Store 1");
+        assert_eq!(json.as_object().unwrap().len(), 3);
     }
 }

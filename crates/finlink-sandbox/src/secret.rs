@@ -1,10 +1,11 @@
-//! Random tokens, their SHA-256 digests (the only form the database ever sees), PKCE S256 and
+//! Random tokens and API keys, their SHA-256 digests (the only form the database ever sees), PKCE S256 and
 //! constant-time comparison.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rand::RngCore;
+use rand::distributions::Alphanumeric;
 use rand::rngs::OsRng;
+use rand::{Rng, RngCore};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -13,12 +14,27 @@ pub(crate) const ACCESS_TOKEN_PREFIX: &str = "sbx_at_";
 pub(crate) const REFRESH_TOKEN_PREFIX: &str = "sbx_rt_";
 pub(crate) const CODE_PREFIX: &str = "sbx_code_";
 pub(crate) const REQUEST_PREFIX: &str = "sbx_req_";
+/// Commerce Sandbox store API keys: `sk_sandbox_` and [`API_KEY_RANDOM_CHARS`] base62 characters.
+pub(crate) const COMMERCE_API_KEY_PREFIX: &str = "sk_sandbox_";
+/// 32 base62 characters: about 190 bits from the OS.
+pub(crate) const API_KEY_RANDOM_CHARS: usize = 32;
 
 /// A new random value: the prefix and 256 bits from the OS, base64url without padding.
 pub(crate) fn random_token(prefix: &str) -> String {
     let mut bytes = [0u8; 32];
     OsRng.fill_bytes(&mut bytes);
     format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// A new random API key: the prefix and [`API_KEY_RANDOM_CHARS`] base62 characters (`[A-Za-z0-9]`)
+/// from the OS.
+pub(crate) fn random_api_key(prefix: &str) -> String {
+    let random: String = OsRng
+        .sample_iter(&Alphanumeric)
+        .take(API_KEY_RANDOM_CHARS)
+        .map(char::from)
+        .collect();
+    format!("{prefix}{random}")
 }
 
 /// The SHA-256 digest under which a token, code or request id is stored. Tokens carry 256 bits
@@ -87,6 +103,16 @@ mod tests {
         assert!(a.starts_with("sbx_at_"));
         assert_eq!(a.len(), "sbx_at_".len() + 43);
         assert_eq!(digest(&a).len(), 32);
+    }
+
+    #[test]
+    fn api_keys_are_random_prefixed_base62() {
+        let a = random_api_key(COMMERCE_API_KEY_PREFIX);
+        let b = random_api_key(COMMERCE_API_KEY_PREFIX);
+        assert_ne!(a, b);
+        let random = a.strip_prefix("sk_sandbox_").unwrap();
+        assert_eq!(random.len(), 32);
+        assert!(random.bytes().all(|c| c.is_ascii_alphanumeric()));
     }
 
     #[test]

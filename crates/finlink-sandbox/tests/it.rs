@@ -8,7 +8,7 @@ use axum::Router;
 use finlink_domain::{ManualClock, Timestamp};
 use finlink_sandbox::{Failure, Sandbox, SandboxConfig};
 use reqwest::header::{
-    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION, RETRY_AFTER,
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE,
 };
 use reqwest::{Client, StatusCode, redirect::Policy};
 use serde_json::{Value, json};
@@ -1249,4 +1249,217 @@ async fn tokens_are_not_stored_in_clear() {
         assert!(!contains(random.as_bytes()));
     }
     assert!(!contains(b"sbx_"));
+}
+
+impl Env {
+    async fn commerce_store(
+        &self,
+        auth: Option<(&str, &str)>,
+    ) -> (StatusCode, Option<String>, Value) {
+        let mut req = self.http.get(self.url("/commerce/api/store"));
+        if let Some((name, value)) = auth {
+            req = req.header(name, value);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let www = resp
+            .headers()
+            .get(WWW_AUTHENTICATE)
+            .map(|v| v.to_str().unwrap().to_owned());
+        (status, www, resp.json().await.unwrap_or(Value::Null))
+    }
+}
+
+#[tokio::test]
+async fn commerce_stores_check_api_keys() {
+    let env = start(SandboxConfig::default()).await;
+
+    // Minting over HTTP: a name, no name (empty body and {}), bad input.
+    let resp = env
+        .http
+        .post(env.url("/admin/commerce/stores"))
+        .json(&json!({"name": "Corner Shop"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()[CACHE_CONTROL], "no-store");
+    let named: Value = resp.json().await.unwrap();
+    assert_eq!(named.as_object().unwrap().len(), 3, "{named}");
+    assert_eq!(named["storeName"], "Corner Shop");
+    assert!(s(&named["storeId"]).starts_with("store_"));
+    let key = s(&named["apiKey"]).to_owned();
+    let random = key.strip_prefix("sk_sandbox_").unwrap();
+    assert_eq!(random.len(), 32);
+    assert!(random.bytes().all(|b| b.is_ascii_alphanumeric()));
+
+    let resp = env
+        .http
+        .post(env.url("/admin/commerce/stores"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let unnamed: Value = resp.json().await.unwrap();
+    assert_eq!(unnamed["storeName"], "Sandbox Store 2");
+    let minted = env.sandbox.mint_commerce_store(None).await.unwrap();
+    assert_eq!(minted.store_name, "Sandbox Store 3");
+    let resp = env
+        .http
+        .post(env.url("/admin/commerce/stores"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    let fourth: Value = resp.json().await.unwrap();
+    assert_eq!(fourth["storeName"], "Sandbox Store 4");
+    for body in [
+        json!({"name": "  "}),
+        json!({"name": "x".repeat(101)}),
+        json!({"storeName": "x"}),
+    ] {
+        let resp = env
+            .http
+            .post(env.url("/admin/commerce/stores"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(
+            resp.json::<Value>().await.unwrap()["error"],
+            "invalid_request"
+        );
+    }
+
+    // The key check, with either header form.
+    let bearer = format!("Bearer {key}");
+    for auth in [("Authorization", bearer.as_str()), ("X-Api-Key", &key)] {
+        let (status, www, body) = env.commerce_store(Some(auth)).await;
+        assert_eq!(status, StatusCode::OK, "{auth:?}: {body}");
+        assert_eq!(www, None);
+        assert_eq!(
+            body,
+            json!({"storeId": named["storeId"], "storeName": "Corner Shop", "currency": "GBP"})
+        );
+    }
+    let (status, _, body) = env
+        .commerce_store(Some(("x-api-key", &minted.api_key)))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["storeId"], minted.store_id.as_str());
+    assert_eq!(body["storeName"], "Sandbox Store 3");
+
+    // Missing, unknown, or in the wrong place: 401 invalid_api_key with a challenge.
+    let grant = env.sandbox.mint("Not A Store").await.unwrap();
+    let unknown = format!("sk_sandbox_{}", "A".repeat(32));
+    let basic = format!("Basic {key}");
+    let grant_bearer = format!("Bearer {}", grant.access_token);
+    let sent_as_is = key.clone();
+    for auth in [
+        None,
+        Some(("X-Api-Key", "")),
+        Some(("Authorization", "Bearer ")),
+        Some(("X-Api-Key", unknown.as_str())),
+        Some(("Authorization", &format!("Bearer {unknown}"))),
+        Some(("Authorization", basic.as_str())),
+        Some(("Authorization", sent_as_is.as_str())),
+        Some(("Authorization", grant_bearer.as_str())),
+        Some(("X-Api-Key", &key[..key.len() - 1])),
+    ] {
+        let (status, www, body) = env.commerce_store(auth).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{auth:?}: {body}");
+        assert_eq!(
+            www.as_deref(),
+            Some("Bearer realm=\"finlink-sandbox-commerce\""),
+            "{auth:?}"
+        );
+        assert_eq!(body["error"], "invalid_api_key", "{auth:?}");
+        assert!(!s(&body["error_description"]).is_empty());
+        assert_eq!(body.as_object().unwrap().len(), 2);
+    }
+
+    // Store keys are not OAuth tokens either.
+    let (status, _) = env.identity(&key).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    assert_eq!(env.sandbox.stats().commerce_requests, 3 + 9);
+    assert_eq!(env.sandbox.stats().token_requests, 0);
+}
+
+#[tokio::test]
+async fn commerce_api_keys_are_not_stored_in_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sandbox.db");
+    let clock = ManualClock::new(Timestamp::from_millis(START_MS));
+    let sandbox = Sandbox::open(
+        Some(&path),
+        SandboxConfig::default(),
+        Arc::new(clock.clone()),
+    )
+    .unwrap();
+    let env = Env {
+        base: serve(&sandbox).await,
+        sandbox: sandbox.clone(),
+        clock,
+        http: http(),
+    };
+    let mut keys = Vec::new();
+    for name in ["Clear Store", "Other Store"] {
+        keys.push(sandbox.mint_commerce_store(Some(name)).await.unwrap());
+    }
+    let resp = env
+        .http
+        .post(env.url("/admin/commerce/stores"))
+        .json(&json!({"name": "Http Store"}))
+        .send()
+        .await
+        .unwrap();
+    let over_http: Value = resp.json().await.unwrap();
+    keys.push(serde_json::from_value(over_http).unwrap());
+    for store in &keys {
+        let (status, _, _) = env
+            .commerce_store(Some(("X-Api-Key", &store.api_key)))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+
+    // Another instance on the same file (a running `finlink serve`) knows the keys.
+    let other = Sandbox::open(
+        Some(&path),
+        SandboxConfig::default(),
+        Arc::new(env.clock.clone()),
+    )
+    .unwrap();
+    let other_base = serve(&other).await;
+    let resp = env
+        .http
+        .get(format!("{other_base}/commerce/api/store"))
+        .bearer_auth(&keys[0].api_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["storeName"],
+        "Clear Store"
+    );
+
+    let mut bytes = Vec::new();
+    for suffix in ["", "-wal", "-shm"] {
+        let p = format!("{}{suffix}", path.display());
+        if let Ok(b) = std::fs::read(&p) {
+            bytes.extend(b);
+        }
+    }
+    let contains = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    assert!(contains(b"Clear Store"), "the file is the one written to");
+    assert!(contains(keys[0].store_id.as_bytes()));
+    for store in &keys {
+        let key = &store.api_key;
+        assert!(!contains(key.as_bytes()), "{key} is stored in clear");
+        let random = key.strip_prefix("sk_sandbox_").unwrap();
+        assert!(!contains(random.as_bytes()), "{random} is stored in clear");
+    }
+    assert!(!contains(b"sk_sandbox_"));
 }

@@ -48,7 +48,7 @@ pub enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
-    /// Run the sandbox platform alone (OAuth server at /sandbox), or mint a grant.
+    /// Run the sandbox platform alone (OAuth server at /sandbox), or mint a grant or a store.
     Sandbox {
         /// Address to listen on (default 127.0.0.1:8090).
         #[arg(long)]
@@ -69,6 +69,12 @@ pub enum SandboxCommand {
     Mint {
         #[arg(long)]
         company: String,
+    },
+    /// Print a JSON Commerce Sandbox store (apiKey, storeId, storeName) to paste on the Link page.
+    MintStore {
+        /// Default: "Sandbox Store N".
+        #[arg(long)]
+        name: Option<String>,
     },
 }
 
@@ -216,13 +222,24 @@ async fn sandbox(
     command: Option<SandboxCommand>,
 ) -> anyhow::Result<()> {
     let sb = crate::open_sandbox(cfg, Arc::new(SystemClock))?;
-    if let Some(SandboxCommand::Mint { company }) = command {
-        let grant = sb
-            .mint(&company)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        println!("{}", serde_json::to_string_pretty(&grant)?);
-        return Ok(());
+    match command {
+        Some(SandboxCommand::Mint { company }) => {
+            let grant = sb
+                .mint(&company)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{}", serde_json::to_string_pretty(&grant)?);
+            return Ok(());
+        }
+        Some(SandboxCommand::MintStore { name }) => {
+            let store = sb
+                .mint_commerce_store(name.as_deref())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{}", serde_json::to_string_pretty(&store)?);
+            return Ok(());
+        }
+        None => {}
     }
     let addr = listen.unwrap_or_else(|| String::from("127.0.0.1:8090"));
     let listener = tokio::net::TcpListener::bind(&addr)
@@ -230,7 +247,9 @@ async fn sandbox(
         .with_context(|| format!("cannot listen on {addr}"))?;
     let bound = listener.local_addr()?;
     let router = axum::Router::new().nest("/sandbox", sb.router());
-    println!("finlink sandbox listening on http://{bound} (OAuth at /sandbox/oauth/*)");
+    println!(
+        "finlink sandbox listening on http://{bound} (OAuth at /sandbox/oauth/*, commerce API at /sandbox/commerce/api/*)"
+    );
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown_signal())
         .await?;

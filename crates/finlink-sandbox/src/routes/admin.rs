@@ -1,5 +1,5 @@
-//! Test and demo controls under `/admin/`: mint a grant, inject token-endpoint failures, read
-//! the counters. There is no authentication here: keep the sandbox disabled in production.
+//! Test and demo controls under `/admin/`: mint a grant, create a commerce store, inject
+//! token-endpoint failures, read the counters. There is no authentication here: keep the sandbox disabled in production.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -52,6 +52,24 @@ pub(crate) async fn mint(State(sandbox): State<Sandbox>, body: Bytes) -> Respons
     };
     match sandbox.mint(&name).await {
         Ok(grant) => no_store_json(StatusCode::OK, &grant),
+        Err(SandboxError::InvalidInput(m)) => bad_request(&m),
+        Err(e) => internal(&e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MintStoreBody {
+    name: Option<String>,
+}
+
+pub(crate) async fn mint_store(State(sandbox): State<Sandbox>, body: Bytes) -> Response {
+    let req: MintStoreBody = match json_body(&body) {
+        Ok(r) => r,
+        Err(problem) => return bad_request(&problem),
+    };
+    match sandbox.mint_commerce_store(req.name.as_deref()).await {
+        Ok(store) => no_store_json(StatusCode::OK, &store),
         Err(SandboxError::InvalidInput(m)) => bad_request(&m),
         Err(e) => internal(&e),
     }

@@ -1,9 +1,11 @@
 //! The sandbox's HTTP surface, one file per concern: `authorize.rs` (consent), `token.rs`
 //! (token and revocation endpoints, client authentication), `resource.rs` (identity and the
-//! minimal data API), `admin.rs` (test controls), and the stylesheet here.
+//! minimal data API), `commerce.rs` (the Commerce Sandbox API-key API), `admin.rs` (test
+//! controls), and the stylesheet here.
 
 mod admin;
 mod authorize;
+mod commerce;
 mod resource;
 mod token;
 
@@ -37,6 +39,8 @@ pub(crate) fn router(sandbox: Sandbox) -> Router {
             post(admin::inject).delete(admin::clear),
         )
         .route(paths::ADMIN_STATS, get(admin::stats))
+        .route(paths::ADMIN_COMMERCE_STORES, post(admin::mint_store))
+        .route(paths::COMMERCE_STORE, get(commerce::store))
         .layer(DefaultBodyLimit::max(64 * 1024))
         .with_state(sandbox)
 }

@@ -19,7 +19,8 @@ fn invalid_token(description: &str) -> Response {
     resp
 }
 
-fn bearer(headers: &HeaderMap) -> Option<String> {
+/// The credential of an `Authorization: Bearer <value>` header, if the request has one.
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     let token = token.trim();
