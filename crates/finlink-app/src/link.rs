@@ -142,6 +142,8 @@ pub struct LinkOutcome {
     /// The application's redirect URL with the outcome, when the profile has an allowed one.
     pub redirect: Option<String>,
     pub lang: String,
+    /// The client's profile (branding of the hand-over page).
+    pub profile: Profile,
 }
 
 /// What the browser is shown next.
@@ -774,6 +776,7 @@ impl App {
             error_message,
             redirect,
             lang: lang.to_owned(),
+            profile: profile.clone(),
         }
     }
 

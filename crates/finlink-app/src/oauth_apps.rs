@@ -186,6 +186,7 @@ impl App {
     /// `PUT /integrations/{key}/credentials`: the client's own OAuth app at a platform.
     pub async fn put_integration_credentials(
         &self,
+        actor: &crate::migration::Actor,
         client: ClientId,
         key: &str,
         oauth_client_id: &str,
@@ -247,7 +248,7 @@ impl App {
             .insert_audit(&finlink_domain::credentials::AuditEntry {
                 id: uuid::Uuid::now_v7(),
                 client_id: client,
-                actor: String::from("api"),
+                actor: actor.label(),
                 action: String::from("integration.credentials.put"),
                 company_id: None,
                 connection_id: None,

@@ -141,3 +141,8 @@ error-body = This step could not be completed. Try again in a moment.
 error-reference = Reference: { $reference }
 csrf-body = This form has expired. Go back, reload the page and try again.
 conflict-body = { $detail }
+
+## Back to the application
+return-title = Returning to { $client }
+return-heading = Taking you back to { $client }…
+return-link = Continue to { $client }

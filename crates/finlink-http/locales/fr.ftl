@@ -141,3 +141,8 @@ error-body = Cette étape n’a pas pu aboutir. Réessayez dans un instant.
 error-reference = Référence : { $reference }
 csrf-body = Ce formulaire a expiré. Revenez en arrière, rechargez la page et réessayez.
 conflict-body = { $detail }
+
+## Retour vers l’application
+return-title = Retour vers { $client }
+return-heading = Retour vers { $client }…
+return-link = Continuer vers { $client }

@@ -34,6 +34,10 @@ pub struct Config {
     pub sandbox: SandboxConfig,
     /// Per-integration settings, by platform key (`[integrations.gbol]`).
     pub integrations: BTreeMap<String, IntegrationConfig>,
+    /// The operator's own platforms (`[[custom_integrations]]`), in the catalog's file format
+    /// (`crates/finlink-providers/catalog/README.md`) plus `logo_file`. Their OAuth app goes in
+    /// `[integrations.KEY]` like any other.
+    pub custom_integrations: Vec<CustomIntegration>,
     /// Maximum PostgreSQL connections per process.
     pub database_max_connections: u32,
     /// Master keys, comma-separated `ID:BASE64` (32-byte keys) or bare base64; the first
@@ -70,6 +74,94 @@ impl Default for SandboxConfig {
     }
 }
 
+/// A platform the operator adds in the configuration file. Unknown keys are refused (a typo
+/// must not silently drop a setting), so it is read through a map rather than `flatten`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(try_from = "serde_json::Map<String, serde_json::Value>")]
+pub struct CustomIntegration {
+    #[serde(flatten)]
+    pub integration: finlink_domain::integration::Integration,
+    /// An SVG logo (at most 64 kB, no script); default: the name's initials on `brand_color`.
+    #[serde(default)]
+    pub logo_file: Option<PathBuf>,
+}
+
+impl TryFrom<serde_json::Map<String, serde_json::Value>> for CustomIntegration {
+    type Error = String;
+
+    fn try_from(mut map: serde_json::Map<String, serde_json::Value>) -> Result<Self, String> {
+        let logo_file = match map.remove("logo_file") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(p)) => Some(PathBuf::from(p)),
+            Some(_) => return Err(String::from("logo_file must be a path")),
+        };
+        let key = map
+            .get("key")
+            .and_then(|k| k.as_str())
+            .unwrap_or("?")
+            .to_owned();
+        let integration = serde_json::from_value(serde_json::Value::Object(map))
+            .map_err(|e| format!("custom integration {key}: {e}"))?;
+        Ok(Self {
+            integration,
+            logo_file,
+        })
+    }
+}
+
+impl CustomIntegration {
+    /// The logo's SVG text: the file's, checked, or generated.
+    pub fn logo_svg(&self) -> anyhow::Result<String> {
+        let i = &self.integration;
+        if let Some(path) = &self.logo_file {
+            let svg = std::fs::read_to_string(path).with_context(|| {
+                format!(
+                    "custom integration {}: cannot read logo_file {}",
+                    i.key,
+                    path.display()
+                )
+            })?;
+            let lower = svg.to_ascii_lowercase();
+            if svg.len() > 64 * 1024
+                || !lower.contains("<svg")
+                || lower.contains("<script")
+                || lower.contains("javascript:")
+            {
+                anyhow::bail!(
+                    "custom integration {}: logo_file {} must be an SVG under 64 kB without script",
+                    i.key,
+                    path.display()
+                );
+            }
+            return Ok(svg);
+        }
+        let initials: String = i
+            .name
+            .split_whitespace()
+            .filter_map(|w| w.chars().next())
+            .filter(|c| c.is_alphanumeric())
+            .take(2)
+            .collect::<String>()
+            .to_uppercase();
+        let color = i
+            .brand_color
+            .as_deref()
+            .filter(|c| finlink_domain::profile::is_hex_color(c))
+            .unwrap_or("#475569");
+        let esc = |s: &str| {
+            s.replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+                .replace('"', "&quot;")
+        };
+        Ok(format!(
+            r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64" role="img"><title>{}</title><rect width="64" height="64" rx="14" fill="{color}"/><text x="32" y="41" text-anchor="middle" font-family="system-ui, sans-serif" font-size="24" font-weight="700" fill="#fff">{}</text></svg>"##,
+            esc(&i.name),
+            esc(&initials)
+        ))
+    }
+}
+
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct IntegrationConfig {
@@ -94,6 +186,7 @@ impl Default for Config {
             log_format: None,
             sandbox: SandboxConfig::default(),
             integrations: BTreeMap::new(),
+            custom_integrations: Vec::new(),
             database_max_connections: 16,
             master_keys: None,
         }
@@ -185,6 +278,38 @@ impl Config {
             && !(p.starts_with("http://") || p.starts_with("https://"))
         {
             anyhow::bail!("public_url must start with http:// or https://; got '{p}'");
+        }
+        for c in &self.custom_integrations {
+            let i = &c.integration;
+            if i.built_in {
+                anyhow::bail!(
+                    "custom integration {}: built_in is only for finlink's own sandboxes",
+                    i.key
+                );
+            }
+            if i.auth_type == finlink_domain::integration::AuthType::Oauth2 {
+                let Some(o) = &i.oauth else {
+                    anyhow::bail!(
+                        "custom integration {}: an oauth2 integration needs an [custom_integrations.oauth] table",
+                        i.key
+                    );
+                };
+                for (what, u) in [
+                    ("authorize_url", Some(&o.authorize_url)),
+                    ("token_url", Some(&o.token_url)),
+                    ("revoke_url", o.revoke_url.as_ref()),
+                    ("identity_url", o.identity_url.as_ref()),
+                ] {
+                    if let Some(u) = u
+                        && !(u.starts_with("https://") || u.starts_with("http://"))
+                    {
+                        anyhow::bail!(
+                            "custom integration {}: {what} must be an absolute http(s) URL; got '{u}'",
+                            i.key
+                        );
+                    }
+                }
+            }
         }
         for key in self.integrations.keys() {
             if key.len() != 4 || !key.bytes().all(|b| b.is_ascii_lowercase()) {
@@ -298,6 +423,69 @@ mod tests {
                 .unwrap_err()
                 .to_string();
             assert!(e.contains("four-letter"), "{e}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn custom_integrations_from_the_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "custom.toml",
+                r##"
+                [[custom_integrations]]
+                key = "oidc"
+                slug = "acme-books"
+                name = "Acme Books"
+                source_type = "Accounting"
+                auth_type = "oauth2"
+                brand_color = "#0F766E"
+                [custom_integrations.oauth]
+                authorize_url = "http://127.0.0.1:9999/auth"
+                token_url = "http://127.0.0.1:9999/token"
+                identity_url = "http://127.0.0.1:9999/me"
+                scopes = ["openid", "offline_access"]
+                client_auth = "client_secret_post"
+                [[custom_integrations.fields]]
+                name = "accessToken"
+                label = "Access token"
+                kind = "credential"
+                secret = true
+                required = true
+
+                [integrations.oidc]
+                client_id = "finlink"
+                client_secret = "s3cret"
+                "##,
+            )?;
+            let cfg = Config::load(Some(Path::new("custom.toml")), &Overrides::default()).unwrap();
+            let c = &cfg.custom_integrations[0];
+            assert_eq!(c.integration.name, "Acme Books");
+            assert_eq!(
+                c.integration.oauth.as_ref().unwrap().client_auth,
+                finlink_domain::integration::ClientAuthMethod::ClientSecretPost
+            );
+            let svg = c.logo_svg().unwrap();
+            assert!(
+                svg.contains("<title>Acme Books</title>") && svg.contains(">AB<"),
+                "{svg}"
+            );
+            assert!(cfg.configured_integrations().contains("oidc"));
+
+            // unknown keys and relative URLs are refused
+            jail.create_file(
+                "typo.toml",
+                "[[custom_integrations]]\nkey = \"oidc\"\nslug = \"x\"\nname = \"X\"\nsource_type = \"Accounting\"\nauth_type = \"apiKey\"\nlogo = \"x.svg\"\n",
+            )?;
+            assert!(Config::load(Some(Path::new("typo.toml")), &Overrides::default()).is_err());
+            jail.create_file(
+                "relative.toml",
+                "[[custom_integrations]]\nkey = \"oidc\"\nslug = \"x\"\nname = \"X\"\nsource_type = \"Accounting\"\nauth_type = \"oauth2\"\n[custom_integrations.oauth]\nauthorize_url = \"/auth\"\ntoken_url = \"/token\"\n",
+            )?;
+            let e = Config::load(Some(Path::new("relative.toml")), &Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("authorize_url"), "{e}");
             Ok(())
         });
     }

@@ -120,7 +120,22 @@ pub fn build_app(
     internal_url: String,
     keyring: Keyring,
 ) -> anyhow::Result<App> {
-    let catalog = Catalog::built_in().context("the built-in integration catalog is broken")?;
+    let mut catalog = Catalog::built_in().context("the built-in integration catalog is broken")?;
+    if !cfg.custom_integrations.is_empty() {
+        let mut logos = std::collections::BTreeMap::new();
+        for c in &cfg.custom_integrations {
+            logos.insert(c.integration.slug.clone(), c.logo_svg()?);
+        }
+        catalog = catalog
+            .with_custom(
+                cfg.custom_integrations
+                    .iter()
+                    .map(|c| c.integration.clone())
+                    .collect(),
+                logos,
+            )
+            .context("a custom integration in the configuration is not valid")?;
+    }
     for key in cfg.integrations.keys() {
         if catalog.get(key).is_none() {
             let hint = catalog

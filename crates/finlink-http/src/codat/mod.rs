@@ -7,6 +7,7 @@ pub mod authorization;
 pub mod companies;
 pub mod connections;
 pub mod dto;
+pub mod integration_credentials;
 pub mod integrations;
 pub mod profile;
 
@@ -73,6 +74,11 @@ pub fn router() -> OpenApiRouter<HttpState> {
         .routes(routes!(integrations::list))
         .routes(routes!(integrations::get))
         .routes(routes!(integrations::branding))
+        .routes(routes!(
+            integration_credentials::put,
+            integration_credentials::get,
+            integration_credentials::delete
+        ))
         .routes(routes!(profile::get, profile::put))
         .routes(routes!(api_keys::list, api_keys::create))
         .routes(routes!(api_keys::delete))

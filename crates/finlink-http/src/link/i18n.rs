@@ -186,6 +186,7 @@ mod tests {
             include_str!("../../templates/link/confirm.html"),
             include_str!("../../templates/link/end.html"),
             include_str!("../../templates/link/message.html"),
+            include_str!("../../templates/link/return.html"),
         ];
         for t in templates {
             for part in t.split("t.").skip(1) {

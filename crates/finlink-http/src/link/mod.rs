@@ -837,7 +837,20 @@ async fn credentials_submit(
 /// finlink's own end page.
 fn finished(o: &LinkOutcome) -> Response {
     match &o.redirect {
-        Some(url) => see_other(url),
+        Some(url) => {
+            let c = Chrome::new(
+                static_lang(&o.lang),
+                &o.profile,
+                &company_path(o.company_id),
+            );
+            let tpl = pages::ReturnPage {
+                title: c.t.arg("return-title", "client", &o.profile.name),
+                target: url.clone(),
+                c,
+            };
+            let p = policy(&tpl.c, Vec::new());
+            html(StatusCode::OK, tpl.render(), &p)
+        }
         None => see_other(&with_lang(
             &connection_path(o.company_id, o.connection_id, "done"),
             &o.lang,

@@ -204,6 +204,17 @@ pub struct EndPage {
     pub back: String,
 }
 
+/// The hand-over to the application's redirect URL. A page (meta refresh plus a link) rather
+/// than a 303: after a platform's consent form, a redirect chain to a third origin can be
+/// blocked by the platform's own CSP `form-action`; a new navigation is not.
+#[derive(Template)]
+#[template(path = "link/return.html")]
+pub struct ReturnPage {
+    pub c: Chrome,
+    pub title: String,
+    pub target: String,
+}
+
 #[derive(Template)]
 #[template(path = "link/message.html")]
 pub struct MessagePage {

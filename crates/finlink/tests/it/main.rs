@@ -11,6 +11,7 @@ mod connections;
 mod errors;
 mod integrations;
 mod isolation;
+mod link;
 mod migration;
 mod refresh;
 mod vault;
