@@ -168,7 +168,7 @@ pub enum LinkStep {
         company_id: CompanyId,
         lang: String,
     },
-    Finished(LinkOutcome),
+    Finished(Box<LinkOutcome>),
     Refused(Refusal),
 }
 
@@ -270,12 +270,13 @@ impl App {
         }) {
             return Ok(c.clone());
         }
-        if integ.source_type == SourceType::Accounting {
-            if let Some(other) = page
+        if integ.source_type == SourceType::Accounting
+            && let Some(other) = page
                 .company
                 .connections
                 .iter()
                 .find(|c| c.source_type == SourceType::Accounting)
+        {
             {
                 if other.status != ConnectionStatus::PendingAuth {
                     return Err(Error::Conflict(format!(
@@ -871,8 +872,10 @@ impl App {
         lc: LinkConnection,
         secrets: FlowSecrets,
     ) -> Result<LinkStep> {
-        if lc.profile.confirm_company_name {
-            if let Some(name) = secrets.company_name.clone() {
+        if lc.profile.confirm_company_name
+            && let Some(name) = secrets.company_name.clone()
+        {
+            {
                 flow.stage = LinkStage::ConfirmCompany;
                 self.save_flow(&mut flow, &secrets).await?;
                 return Ok(LinkStep::ConfirmCompany {
@@ -978,7 +981,7 @@ impl App {
                 message: format!("Data connection {} not found.", lc.connection.id),
             })?;
         tracing::info!(connection_id = %linked.id, platform = %integ.key, "link: connection linked");
-        Ok(LinkStep::Finished(self.outcome(
+        Ok(LinkStep::Finished(Box::new(self.outcome(
             &lc.profile,
             &linked,
             true,
@@ -986,7 +989,7 @@ impl App {
             "OK",
             None,
             &flow.lang,
-        )))
+        ))))
     }
 
     /// Ends a flow in failure: the connection keeps its status and gets an active
@@ -1030,7 +1033,7 @@ impl App {
             )
             .await?
             .unwrap_or_else(|| lc.connection.clone());
-        Ok(LinkStep::Finished(self.outcome(
+        Ok(LinkStep::Finished(Box::new(self.outcome(
             &lc.profile,
             &updated,
             false,
@@ -1038,7 +1041,7 @@ impl App {
             text,
             Some(message),
             &flow.lang,
-        )))
+        ))))
     }
 
     async fn resolve_errors(&self, connection: &Connection, now: Timestamp) -> Result<()> {

@@ -68,8 +68,10 @@ impl App {
         for u in &profile.white_list_urls {
             check_url("whiteListUrls", u)?;
         }
-        if let Some(c) = &profile.primary_color {
-            if !finlink_domain::profile::is_hex_color(c) {
+        if let Some(c) = &profile.primary_color
+            && !finlink_domain::profile::is_hex_color(c)
+        {
+            {
                 return Err(Error::invalid(
                     "primaryColor",
                     "Profile",
@@ -77,8 +79,10 @@ impl App {
                 ));
             }
         }
-        if let Some(l) = &profile.default_language {
-            if !crate::link::LANGUAGES.contains(&l.as_str()) {
+        if let Some(l) = &profile.default_language
+            && !crate::link::LANGUAGES.contains(&l.as_str())
+        {
+            {
                 return Err(Error::invalid(
                     "defaultLanguage",
                     "Profile",

@@ -32,7 +32,7 @@ use finlink_app::link::{
 use finlink_domain::Error;
 use finlink_domain::connection::{ConnectionStatus, SourceType};
 use finlink_domain::ids::{CompanyId, ConnectionId};
-use finlink_domain::integration::{AuthType, FieldKind, Integration};
+use finlink_domain::integration::{AuthType, Integration};
 use finlink_domain::profile::Profile;
 
 use crate::middleware::CorrelationId;
@@ -201,6 +201,7 @@ fn policy(c: &Chrome, form_origins: Vec<String>) -> Policy {
 
 // -- error pages -------------------------------------------------------------------------------
 
+#[allow(clippy::too_many_arguments)]
 fn message_page(
     status: StatusCode,
     lang: &'static str,
@@ -735,7 +736,7 @@ fn fields_form(
             help: f.help.clone(),
             secret: f.secret,
             required: f.required,
-            value: if f.secret || f.kind == FieldKind::Credential && f.secret {
+            value: if f.secret {
                 String::new()
             } else {
                 values.get(&f.name).cloned().unwrap_or_default()

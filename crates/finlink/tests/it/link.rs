@@ -16,6 +16,8 @@ struct Hop {
     location: Option<String>,
     /// The value of a `finlink_link` cookie the answer set.
     cookie: Option<String>,
+    /// That cookie's whole `Set-Cookie` header.
+    set_cookie: Option<String>,
     csp: Option<String>,
     body: String,
 }
@@ -44,22 +46,24 @@ async fn send(rb: reqwest::RequestBuilder) -> Hop {
     };
     let location = header("location");
     let csp = header("content-security-policy");
-    let cookie = res
+    let set_cookie = res
         .headers()
         .get_all("set-cookie")
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find_map(|v| {
-            let first = v.split(';').next()?.trim();
-            let (k, val) = first.split_once('=')?;
-            (k == COOKIE).then(|| val.to_owned())
-        });
+        .find(|v| v.starts_with(&format!("{COOKIE}=")))
+        .map(str::to_owned);
+    let cookie = set_cookie.as_deref().map(|v| {
+        let first = v.split(';').next().unwrap().trim();
+        first[COOKIE.len() + 1..].to_owned()
+    });
     let status = res.status().as_u16();
     let body = res.text().await.unwrap();
     Hop {
         status,
         location,
         cookie,
+        set_cookie,
         csp,
         body,
     }
@@ -171,6 +175,10 @@ async fn start_oauth(ts: &TestServer, link_url: &str) -> Started {
     assert_eq!(hop.status, 303, "{}", hop.body);
     let cookie = hop.cookie.clone().expect("a finlink_link cookie");
     assert!(cookie.len() >= 32, "{cookie}");
+    let attributes = hop.set_cookie.as_deref().unwrap();
+    for a in ["Path=/link", "HttpOnly", "SameSite=Lax"] {
+        assert!(attributes.contains(a), "{attributes}");
+    }
     let authorize = absolute(ts, hop.location());
     assert!(
         authorize.starts_with(&format!("{}/sandbox/oauth/authorize?", ts.base)),
@@ -233,6 +241,44 @@ fn done_url(cid: &str, conn_id: &str) -> String {
     format!("https://app.example/done/{cid}?statusCode=200&statusText=OK&connectionId={conn_id}")
 }
 
+fn unescape(html: &str) -> String {
+    html.replace("&#38;", "&")
+        .replace("&amp;", "&")
+        .replace("&#39;", "'")
+        .replace("&#34;", "\"")
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+}
+
+/// The hand-over to the application (a page with a meta refresh and a link, not a 303: a
+/// platform's `form-action` CSP may block a redirect chain to a third origin). Returns the URL
+/// it hands over to.
+fn handed_over(hop: &Hop) -> String {
+    assert_eq!(hop.status, 200, "{}", hop.body);
+    assert!(hop.location.is_none(), "{:?}", hop.location);
+    let between = |start: &str, end: &str| {
+        let i = hop
+            .body
+            .find(start)
+            .unwrap_or_else(|| panic!("no {start} in {}", hop.body))
+            + start.len();
+        let j = hop.body[i..].find(end).unwrap();
+        unescape(&hop.body[i..i + j])
+    };
+    let refresh = between(r#"<meta http-equiv="refresh" content="0; url="#, "\"");
+    let link = between(r#"<a class="button" href=""#, "\"");
+    assert_eq!(refresh, link);
+    assert!(
+        hop.csp
+            .as_deref()
+            .is_some_and(|c| c.contains("script-src 'none'")),
+        "{:?}",
+        hop.csp
+    );
+    link
+}
+
 // -- 1 -------------------------------------------------------------------------------------------
 
 async fn oauth_flow_links_and_redirects(ts: &TestServer) {
@@ -271,8 +317,7 @@ async fn oauth_flow_links_and_redirects(ts: &TestServer) {
         &[("csrf", &csrf), ("answer", "yes")],
     )
     .await;
-    assert_eq!(hop.status, 303, "{}", hop.body);
-    assert_eq!(hop.location(), done_url(&cid, conn_id));
+    assert_eq!(handed_over(&hop), done_url(&cid, conn_id));
 
     let linked = connection(ts, &cid, conn_id).await;
     assert_eq!(linked["status"], "Linked", "{linked}");
@@ -306,8 +351,7 @@ async fn replayed_state_is_refused_and_changes_nothing(ts: &TestServer) {
     let callback = consent(ts, &started, "approve", "Replay Ltd").await;
 
     let hop = get(&callback, Some(&started.cookie)).await;
-    assert_eq!(hop.status, 303, "{}", hop.body);
-    assert_eq!(hop.location(), done_url(&cid, conn_id));
+    assert_eq!(handed_over(&hop), done_url(&cid, conn_id));
     let before = connection(ts, &cid, conn_id).await;
     assert_eq!(before["status"], "Linked");
     let audit_before = audit_actions(ts, conn_id).await;
@@ -386,8 +430,7 @@ async fn denied_consent_fails_with_error_entry(ts: &TestServer) {
     assert_eq!(query_param(&callback, "code"), None);
 
     let hop = get(&callback, Some(&started.cookie)).await;
-    assert_eq!(hop.status, 303, "{}", hop.body);
-    let to = hop.location();
+    let to = &handed_over(&hop);
     assert!(
         to.starts_with(&format!("https://app.example/done/{cid}?")),
         "{to}"
@@ -479,8 +522,7 @@ async fn api_key_form_checks_the_key(ts: &TestServer) {
         &[("csrf", &csrf), ("lang", "en"), ("apiKey", &key)],
     )
     .await;
-    assert_eq!(hop.status, 303, "{}", hop.body);
-    assert_eq!(hop.location(), done_url(&cid, conn_id));
+    assert_eq!(handed_over(&hop), done_url(&cid, conn_id));
     let linked = connection(ts, &cid, conn_id).await;
     assert_eq!(linked["status"], "Linked", "{linked}");
     assert!(!linked.to_string().contains(&key));
@@ -593,8 +635,7 @@ async fn organisation_pick_flow(ts: &TestServer) {
         &[("csrf", &csrf), ("organisation", &values[1])],
     )
     .await;
-    assert_eq!(hop.status, 303, "{}", hop.body);
-    assert_eq!(hop.location(), done_url(&cid, conn_id));
+    assert_eq!(handed_over(&hop), done_url(&cid, conn_id));
     let linked = connection(ts, &cid, conn_id).await;
     assert_eq!(linked["status"], "Linked", "{linked}");
     assert_eq!(
