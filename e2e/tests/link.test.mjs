@@ -221,6 +221,7 @@ client_secret = "oidc-e2e-secret"
     await page.waitForSelector('text=Is this the company you meant to connect?');
     const t2 = performance.now();
     assert.match(await page.textContent('.found-name'), /Acme Trading Ltd/);
+    const confirmUrl = page.url();
     await page.click('button[value="yes"]');
     await page.waitForURL(`${app.origin}/**`);
     const t3 = performance.now();
@@ -233,6 +234,11 @@ client_secret = "oidc-e2e-secret"
     assert.equal(land.url.searchParams.get('connectionId'), conn.id);
     const linked = await connectionStatus(company.id, conn.id);
     assert.equal(linked.status, 'Linked');
+
+    // The refused page's weight (another browser opening the flow's page).
+    const weighPage = await newPage(browser, { locale: 'en-GB' });
+    await weigh(weighPage, confirmUrl, 'refused');
+    await weighPage.context().close();
 
     const refreshed = await validate(company.consumerId, 'sandbox');
     assert.equal(refreshed.status, 200, JSON.stringify(refreshed.json));
@@ -261,6 +267,7 @@ client_secret = "oidc-e2e-secret"
     await page.goto(co.json.redirect);
     await page.click('button[aria-label="Connect QuickBooks Desktop"]');
     await page.waitForSelector('code');
+    await weigh(page, page.url(), 'onpremise');
     assert.equal((await page.textContent('code')).trim(), company.id);
     await check(page, '04-onpremise-en');
 
@@ -324,6 +331,7 @@ client_secret = "oidc-e2e-secret"
     await page.goto(co.json.redirect);
     await page.click('button[aria-label="Connect Commerce Sandbox"]');
     await page.waitForSelector('input[name="apiKey"][type="password"]');
+    await weigh(page, page.url(), 'apikey-form');
     await check(page, '20-apikey-form-en');
     await page.fill('input[name="apiKey"]', 'sk_sandbox_wrong');
     await page.click('form button[type=submit]');
@@ -358,6 +366,7 @@ client_secret = "oidc-e2e-secret"
     // finlink's own end page (what a profile without a redirect URL shows).
     await page.goto(`${fl.base}/link/companies/${company.id}/connections/${conn.id}/done`);
     await page.waitForSelector('text=The connection did not complete');
+    await weigh(page, page.url(), 'failure');
     await check(page, '30-failure-en');
     await page.goto(`${fl.base}/link/companies/${company.id}/connections/${conn.id}/done?lang=fr`);
     await check(page, '31-failure-fr');
@@ -431,6 +440,7 @@ client_secret = "oidc-e2e-secret"
       await page.goto(conn.json.linkUrl);
       await page.click('button[value="approve"]');
       await page.waitForSelector('input[name="organisation"]');
+      await weigh(page, page.url(), 'organisation');
       assert.equal(await page.locator('input[name="organisation"]').count(), 3);
       await check(page, '60-organisation-fr');
       await page.check('#org-2');
