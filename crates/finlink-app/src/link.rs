@@ -451,10 +451,33 @@ impl App {
                 )
                 .await;
         };
-        let mut secrets = self.open_flow(&flow)?;
-        let resolved = self
-            .resolve_oauth(lc.company.client_id, &integ, secrets.shop.as_deref())
-            .await?;
+        // From here on a failure of finlink's own still ends the flow visibly (an error entry
+        // and an audit record), rather than leaving it spent and silent.
+        let prepared = match self.open_flow(&flow) {
+            Ok(secrets) => self
+                .resolve_oauth(lc.company.client_id, &integ, secrets.shop.as_deref())
+                .await
+                .map(|r| (secrets, r)),
+            Err(e) => Err(e),
+        };
+        let (mut secrets, resolved) = match prepared {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::error!(connection_id = %lc.connection.id, platform = %integ.key, error = %e, "link: cannot exchange the code");
+                return self
+                    .link_fail(
+                        flow,
+                        &lc,
+                        500,
+                        "Internal Server Error",
+                        format!(
+                            "finlink could not complete the authorization with {}.",
+                            integ.name
+                        ),
+                    )
+                    .await;
+            }
+        };
         let exchanged = self
             .oauth
             .exchange_code(

@@ -551,7 +551,8 @@ async fn csrf_is_required(ts: &TestServer) {
         .cookie
         .unwrap();
 
-    let attempts: [(Option<&str>, &[(&str, &str)]); 4] = [
+    type Form<'a> = &'a [(&'a str, &'a str)];
+    let attempts: [(Option<&str>, Form); 4] = [
         // no token
         (Some(&cookie), &[("apiKey", &key)]),
         // a forged token
@@ -748,7 +749,7 @@ async fn integration_credentials_api(ts: &TestServer) {
     let (s, put) = ts
         .call(
             ts.req(Method::PUT, path)
-                .json(&json!({"clientId": "abc", "clientSecret": "shh"})),
+                .json(&json!({"clientId": "abc", "clientSecret": "shh-integration-secret-7d1f"})),
         )
         .await;
     assert_eq!(s, 200, "{put}");
@@ -759,7 +760,10 @@ async fn integration_credentials_api(ts: &TestServer) {
         put["redirectUri"],
         format!("{}/link/oauth/callback", ts.base)
     );
-    assert!(!put.to_string().contains("shh"), "{put}");
+    assert!(
+        !put.to_string().contains("shh-integration-secret-7d1f"),
+        "{put}"
+    );
 
     let (s, got) = ts.get(path).await;
     assert_eq!(s, 200, "{got}");
@@ -775,7 +779,9 @@ async fn integration_credentials_api(ts: &TestServer) {
     assert_eq!(s, 404, "{b}");
 
     assert!(
-        !ts.database_dump().await.contains("shh"),
+        !ts.database_dump()
+            .await
+            .contains("shh-integration-secret-7d1f"),
         "the secret is sealed"
     );
 
