@@ -36,7 +36,7 @@ pub struct IntegrationCredentialsView {
     pub updated: finlink_domain::Timestamp,
 }
 
-fn secret_aad(client: ClientId, key: &str) -> Aad {
+pub(crate) fn secret_aad(client: ClientId, key: &str) -> Aad {
     Aad::new(&[&client.to_string(), key, "integration client secret"])
 }
 

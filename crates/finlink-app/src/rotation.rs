@@ -54,10 +54,51 @@ impl App {
         Ok(report)
     }
 
+    /// Re-seals up to `batch` clients' OAuth client secrets not under the active key.
+    pub async fn reseal_client_secrets(&self, batch: u32) -> Result<u64> {
+        let active = self.vault.active_id().to_string();
+        let rows = self
+            .store
+            .integration_credentials_not_under(&active, batch)
+            .await?;
+        let mut n = 0;
+        for row in rows {
+            let Some(old) = &row.sealed_secret else {
+                continue;
+            };
+            let sealed = self
+                .vault
+                .reseal(
+                    Purpose::ClientSecret,
+                    &crate::oauth_apps::secret_aad(row.client_id, &row.integration_key),
+                    old,
+                )
+                .map_err(|e| {
+                    finlink_domain::Error::internal(format!(
+                        "re-sealing the client secret of integration {}: {e}",
+                        row.integration_key
+                    ))
+                })?;
+            let next = finlink_domain::link::IntegrationCredentials {
+                sealed_secret: Some(sealed),
+                key_id: Some(active.clone()),
+                ..row.clone()
+            };
+            self.store.put_integration_credentials(&next).await?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
     /// Re-seals until nothing is left under an old key.
     pub async fn reseal_all(&self, batch: u32) -> Result<u64> {
         let mut total = 0;
         loop {
+            let n = self.reseal_client_secrets(batch).await?;
+            total += n;
+            if n > 0 {
+                continue;
+            }
             let r = self.reseal_batch(batch).await?;
             total += r.resealed;
             if r.resealed == 0 && r.skipped == 0 {

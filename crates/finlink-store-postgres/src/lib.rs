@@ -937,7 +937,7 @@ impl Store for PostgresStore {
 
     async fn credential_key_counts(&self) -> Result<Vec<(String, u64)>> {
         let rows =
-            sqlx::query("SELECT key_id, COUNT(*) FROM credentials GROUP BY key_id ORDER BY key_id")
+            sqlx::query("SELECT key_id, COUNT(*) FROM (SELECT key_id FROM credentials UNION ALL SELECT key_id FROM integration_credentials WHERE key_id IS NOT NULL) k GROUP BY key_id ORDER BY key_id")
                 .fetch_all(&self.pool)
                 .await
                 .map_err(db_error)?;
@@ -1169,6 +1169,25 @@ impl Store for PostgresStore {
             "SELECT {INTEGRATION_CREDENTIAL_COLUMNS} FROM integration_credentials WHERE client_id = $1 ORDER BY integration_key"
         ))
         .bind(client.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(|r| integration_credentials_row(r)?.into_domain())
+        .collect()
+    }
+
+    async fn integration_credentials_not_under(
+        &self,
+        active_key: &str,
+        limit: u32,
+    ) -> Result<Vec<IntegrationCredentials>> {
+        sqlx::query(&format!(
+            "SELECT {INTEGRATION_CREDENTIAL_COLUMNS} FROM integration_credentials \
+             WHERE key_id IS NOT NULL AND key_id <> $1 ORDER BY client_id, integration_key LIMIT $2"
+        ))
+        .bind(active_key)
+        .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await
         .map_err(db_error)?

@@ -821,7 +821,7 @@ impl Store for SqliteStore {
             .read(|db| {
                 let mut stmt = db
                     .prepare_cached(
-                        "SELECT key_id, COUNT(*) FROM credentials GROUP BY key_id ORDER BY key_id",
+                        "SELECT key_id, COUNT(*) FROM (SELECT key_id FROM credentials UNION ALL SELECT key_id FROM integration_credentials WHERE key_id IS NOT NULL) k GROUP BY key_id ORDER BY key_id",
                     )
                     .map_err(db_error)?;
                 let rows = stmt
@@ -1085,6 +1085,32 @@ impl Store for SqliteStore {
                     .map_err(db_error)?;
                 let rows = stmt
                     .query_map(params![client], integration_credentials_row)
+                    .map_err(db_error)?;
+                let mut out = Vec::new();
+                for r in rows {
+                    out.push(r.map_err(db_error)?.into_domain()?);
+                }
+                Ok(out)
+            })
+            .await
+    }
+
+    async fn integration_credentials_not_under(
+        &self,
+        active_key: &str,
+        limit: u32,
+    ) -> Result<Vec<IntegrationCredentials>> {
+        let active = active_key.to_owned();
+        self.pool
+            .read(move |db| {
+                let mut stmt = db
+                    .prepare_cached(&format!(
+                        "SELECT {INTEGRATION_CREDENTIAL_COLUMNS} FROM integration_credentials \
+                         WHERE key_id IS NOT NULL AND key_id <> ?1 ORDER BY client_id, integration_key LIMIT ?2"
+                    ))
+                    .map_err(db_error)?;
+                let rows = stmt
+                    .query_map(params![active, limit], integration_credentials_row)
                     .map_err(db_error)?;
                 let mut out = Vec::new();
                 for r in rows {

@@ -898,6 +898,30 @@ async fn integration_credentials(s: &dyn Store) {
         s.get_integration_credentials(c.id, "gbol").await.unwrap(),
         Some(creds.clone())
     );
+    // rotation sees it (sealed under keyA, not the active keyB) and the key counts include it
+    let stale = s
+        .integration_credentials_not_under("keyB", 1000)
+        .await
+        .unwrap();
+    assert!(
+        stale
+            .iter()
+            .any(|x| x.client_id == c.id && x.integration_key == "gbol")
+    );
+    assert!(
+        !s.integration_credentials_not_under("keyA", 1000)
+            .await
+            .unwrap()
+            .iter()
+            .any(|x| x.client_id == c.id)
+    );
+    assert!(
+        s.credential_key_counts()
+            .await
+            .unwrap()
+            .iter()
+            .any(|(k, n)| k == "keyA" && *n >= 1)
+    );
     assert_eq!(
         s.get_integration_credentials(other.id, "gbol")
             .await

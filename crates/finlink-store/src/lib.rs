@@ -180,7 +180,8 @@ pub trait Store: Send + Sync + 'static {
         expected_version: i64,
     ) -> Result<bool>;
 
-    /// How many stored credentials each master key seals.
+    /// How many stored secrets (connection credentials and clients' OAuth client secrets) each
+    /// master key seals.
     async fn credential_key_counts(&self) -> Result<Vec<(String, u64)>>;
 
     /// Up to `limit` credentials sealed under a key other than `active_key`.
@@ -237,4 +238,10 @@ pub trait Store: Send + Sync + 'static {
         client: ClientId,
         integration_key: &str,
     ) -> Result<bool>;
+    /// Up to `limit` client secrets sealed under a key other than `active_key` (for rotation).
+    async fn integration_credentials_not_under(
+        &self,
+        active_key: &str,
+        limit: u32,
+    ) -> Result<Vec<IntegrationCredentials>>;
 }
