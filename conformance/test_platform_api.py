@@ -559,6 +559,28 @@ class TestSettings:
         still = make_sdk(tenant.base_url, spare.api_key)
         assert [k.id for k in still.settings.list_api_keys().results] == [spare.id]
 
+    def test_sdk_profile_update_keeps_link_branding(self, tenant, sdk):
+        """finlink's Link branding fields survive an SDK update that does not know them."""
+        headers = {"Authorization": basic_auth(tenant.api_key)}
+        r = requests.put(
+            tenant.base_url + "/profile",
+            headers=headers,
+            json={"name": "Branded", "redirectUrl": "https://app.example/{companyId}",
+                  "primaryColor": "#B91C1C", "defaultLanguage": "fr", "supportEmail": "help@app.example"},
+            timeout=30,
+        )
+        assert r.status_code == 200, r.text
+        sdk.settings.update_profile(request={"name": "Branded again", "redirect_url": "https://app.example/x"})
+        got = requests.get(tenant.base_url + "/profile", headers=headers, timeout=30).json()
+        assert got["name"] == "Branded again"
+        assert got["primaryColor"] == "#B91C1C" and got["defaultLanguage"] == "fr", got
+        assert got["supportEmail"] == "help@app.example", got
+        # The SDK still parses the profile with the extra fields.
+        assert sdk.settings.get_profile().name == "Branded again"
+        bad = requests.put(tenant.base_url + "/profile", headers=headers,
+                           json={"name": "X", "redirectUrl": "", "primaryColor": "red"}, timeout=30)
+        assert bad.status_code == 400 and "primaryColor" in bad.text, bad.text
+
     def test_profile_rejects_bad_urls(self, sdk):
         body = {"name": "X", "redirect_url": "javascript:alert(1)"}
         with pytest.raises((errors.SDKError, errors.ErrorMessage)) as ei:

@@ -99,6 +99,7 @@ org-title = Choose an organisation
 org-heading = Which organisation is { $company }?
 org-intro = Your { $platform } sign-in gives access to several organisations. Choose the one to connect.
 org-legend = Organisations
+org-invalid = Choose one of the organisations listed.
 org-submit = Connect this organisation
 
 ## Confirm the company name

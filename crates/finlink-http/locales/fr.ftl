@@ -99,6 +99,7 @@ org-title = Choisir une organisation
 org-heading = Quelle organisation correspond à { $company } ?
 org-intro = Votre compte { $platform } donne accès à plusieurs organisations. Choisissez celle à connecter.
 org-legend = Organisations
+org-invalid = Choisissez l’une des organisations proposées.
 org-submit = Connecter cette organisation
 
 ## Confirmer le nom de l’entreprise

@@ -961,6 +961,7 @@ async fn flow_page(
     flow: &str,
     headers: &HeaderMap,
     cid: &CorrelationId,
+    invalid: bool,
 ) -> Response {
     let fallback = lang_of(&BTreeMap::new(), headers, &Profile::default());
     let b = browser(headers);
@@ -999,6 +1000,7 @@ async fn flow_page(
                 company_name: lc.company.name.clone(),
                 action: path.clone(),
                 csrf,
+                invalid,
                 organisations: organisations
                     .into_iter()
                     .map(|o| pages::OrganisationChoice {
@@ -1040,7 +1042,7 @@ async fn organisation_page(
     headers: HeaderMap,
     axum::Extension(cid): axum::Extension<CorrelationId>,
 ) -> Response {
-    flow_page(&s, &flow, &headers, &cid).await
+    flow_page(&s, &flow, &headers, &cid, false).await
 }
 
 async fn confirm_page(
@@ -1049,7 +1051,7 @@ async fn confirm_page(
     headers: HeaderMap,
     axum::Extension(cid): axum::Extension<CorrelationId>,
 ) -> Response {
-    flow_page(&s, &flow, &headers, &cid).await
+    flow_page(&s, &flow, &headers, &cid, false).await
 }
 
 async fn organisation_submit(
@@ -1078,7 +1080,7 @@ async fn organisation_submit(
         .await
     {
         Ok(step) => step_response(step, lang),
-        Err(Error::Validation { .. }) => flow_page(&s, &flow, &headers, &cid).await,
+        Err(Error::Validation { .. }) => flow_page(&s, &flow, &headers, &cid, true).await,
         Err(e) => error_page(e, lang, &neutral_profile(), "/link", &cid),
     }
 }
@@ -1102,7 +1104,7 @@ async fn confirm_submit(
     let yes = match form.get("answer").map(String::as_str) {
         Some("yes") => true,
         Some("no") => false,
-        _ => return flow_page(&s, &flow, &headers, &cid).await,
+        _ => return flow_page(&s, &flow, &headers, &cid, false).await,
     };
     match s.app.link_confirm(&flow, b.as_deref(), yes).await {
         Ok(step) => step_response(step, lang),

@@ -177,6 +177,8 @@ pub struct OrganisationPage {
     pub company_name: String,
     pub action: String,
     pub csrf: String,
+    /// The last answer was not one of the organisations.
+    pub invalid: bool,
     pub organisations: Vec<OrganisationChoice>,
 }
 
