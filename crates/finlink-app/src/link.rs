@@ -633,23 +633,31 @@ impl App {
         })
     }
 
-    /// A flow's page data for `GET` of the organisation and confirmation pages.
-    pub async fn link_flow_step(&self, flow_id: &str, browser: Option<&str>) -> Result<LinkStep> {
+    /// A flow's page data for `GET` of the organisation and confirmation pages, with the
+    /// connection it belongs to (None when the step is a refusal).
+    pub async fn link_flow_step(
+        &self,
+        flow_id: &str,
+        browser: Option<&str>,
+    ) -> Result<(LinkStep, Option<LinkConnection>)> {
         let Some(flow) = self.store.get_link_flow(flow_id).await? else {
-            return Ok(LinkStep::Refused(Refusal::Unknown));
+            return Ok((LinkStep::Refused(Refusal::Unknown), None));
         };
         let stage = flow.stage;
         if !matches!(
             stage,
             LinkStage::ChooseOrganisation | LinkStage::ConfirmCompany
         ) {
-            return Ok(LinkStep::Refused(Refusal::Replayed));
+            return Ok((LinkStep::Refused(Refusal::Replayed), None));
         }
-        let (flow, lc, secrets) = match self.resume(flow_id, browser, stage).await? {
-            Ok(x) => x,
-            Err(r) => return Ok(LinkStep::Refused(r)),
-        };
-        Ok(match stage {
+        if let Some(r) = self.refusal(&flow, browser, stage) {
+            return Ok((LinkStep::Refused(r), None));
+        }
+        let lc = self
+            .link_connection(flow.company_id, flow.connection_id)
+            .await?;
+        let secrets = self.open_flow(&flow)?;
+        let step = match stage {
             LinkStage::ChooseOrganisation => LinkStep::ChooseOrganisation {
                 flow_id: flow.id.clone(),
                 platform_name: lc.integration.name.clone(),
@@ -662,7 +670,8 @@ impl App {
                 company_name: secrets.company_name.clone().unwrap_or_default(),
                 lang: flow.lang.clone(),
             },
-        })
+        };
+        Ok((step, Some(lc)))
     }
 
     // -- API-key and basic-auth platforms ---------------------------------------------------------

@@ -168,25 +168,15 @@ fn with_lang(path: &str, lang: &str) -> String {
     format!("{path}?lang={lang}")
 }
 
-/// Origins a page's forms may end up at: the platforms' authorization pages (relative ones are
-/// finlink itself) and the application's redirect URL.
-fn form_origins<'a>(
-    integrations: impl Iterator<Item = &'a Integration>,
-    profile: &Profile,
-) -> Vec<String> {
+/// Origins a page's forms may end up at: the platforms' authorization pages (a form's answer
+/// can redirect there; relative ones are finlink itself). The way back to the application is a
+/// hand-over page, not a redirect, so its origin is not needed here.
+fn form_origins<'a>(integrations: impl Iterator<Item = &'a Integration>) -> Vec<String> {
     let mut out: Vec<String> = integrations
         .filter_map(|i| i.oauth.as_ref())
         .filter(|o| !o.authorize_url.contains("{shop}"))
         .filter_map(|o| origin_of(&o.authorize_url))
         .collect();
-    if let Some(o) = origin_of(
-        &profile
-            .redirect_url
-            .replace("{companyId}", "x")
-            .replace("{connectionId}", "x"),
-    ) {
-        out.push(o);
-    }
     out.sort();
     out.dedup();
     out
@@ -476,7 +466,7 @@ fn render_company(
         })
         .collect();
     let csrf = s.app.link_csrf_token(browser)?;
-    let origins = form_origins(page.integrations.iter(), &page.profile);
+    let origins = form_origins(page.integrations.iter());
     let tpl = pages::CompanyPage {
         title: t.arg("company-title", "company", &page.company.name),
         company_name: page.company.name.clone(),
@@ -754,7 +744,7 @@ fn fields_form(
         back,
         c,
     };
-    let origins = form_origins(std::iter::empty(), &lc.profile);
+    let origins = Vec::new();
     let p = policy(&tpl.c, origins);
     html(status, tpl.render(), &p)
 }
@@ -965,26 +955,16 @@ async fn flow_page(
 ) -> Response {
     let fallback = lang_of(&BTreeMap::new(), headers, &Profile::default());
     let b = browser(headers);
-    let step = match s.app.link_flow_step(flow, b.as_deref()).await {
-        Ok(step) => step,
-        Err(e) => return error_page(e, fallback, &neutral_profile(), "/link", cid),
-    };
-    let Some(flow_row) = s.app.store.get_link_flow(flow).await.ok().flatten() else {
-        return refused_page(Refusal::Unknown, fallback, "/link");
-    };
-    let lc = match s
-        .app
-        .link_connection(flow_row.company_id, flow_row.connection_id)
-        .await
-    {
-        Ok(lc) => lc,
+    let (step, lc) = match s.app.link_flow_step(flow, b.as_deref()).await {
+        Ok((step, Some(lc))) => (step, lc),
+        Ok((step, None)) => return step_response(step, fallback),
         Err(e) => return error_page(e, fallback, &neutral_profile(), "/link", cid),
     };
     let csrf = s
         .app
         .link_csrf_token(b.as_deref().unwrap_or_default())
         .unwrap_or_default();
-    let origins = form_origins(std::iter::once(&lc.integration), &lc.profile);
+    let origins = form_origins(std::iter::once(&lc.integration));
     match step {
         LinkStep::ChooseOrganisation {
             flow_id,
