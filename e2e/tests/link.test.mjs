@@ -133,6 +133,9 @@ scopes = ["openid", "offline_access", "profile"]
 client_auth = "client_secret_basic"
 pkce = true
 rotating_refresh_tokens = true
+# oidc-provider adds iss to its callback (RFC 9207); kept as a connection setting, the way
+# QuickBooks' realmId is.
+callback_params = ["iss"]
 [[custom_integrations.fields]]
 name = "accessToken"
 label = "Access token"
@@ -338,9 +341,16 @@ client_secret = "oidc-e2e-secret"
     await page.waitForSelector('#form-error');
     assert.match(await page.textContent('#form-error'), /did not accept/);
     await check(page, '21-apikey-refused-en');
+    // Hold the browser on finlink's hand-over page (a 204 answer to a navigation keeps the
+    // current document) to check it, then let it go on to the application.
+    await page.route(`${app.origin}/**`, (route) => route.fulfill({ status: 204 }));
     await page.fill('input[name="apiKey"]', store.apiKey);
     await page.click('form button[type=submit]');
-    await page.waitForURL(`${app.origin}/**`);
+    await page.waitForSelector('text=Taking you back to');
+    await check(page, '22-handover-en');
+    const target = await page.getAttribute('a.button', 'href');
+    await page.unroute(`${app.origin}/**`);
+    await page.goto(target);
     const land = await landing(seen + 1);
     assert.equal(land.url.searchParams.get('statusCode'), '200');
     const id = land.url.searchParams.get('connectionId');
@@ -420,7 +430,10 @@ client_secret = "oidc-e2e-secret"
     figure('link.oidc.open_to_redirect_ms', Math.round(performance.now() - t0));
     const land = await landing(seen + 1);
     assert.equal(land.url.searchParams.get('statusCode'), '200');
-    assert.equal((await connectionStatus(company.id, conn.id)).status, 'Linked');
+    const linked = await connectionStatus(company.id, conn.id);
+    assert.equal(linked.status, 'Linked');
+    assert.equal(linked.connectionInfo.iss, idp.issuer, 'a callback parameter kept as a setting');
+    assert.equal(linked.connectionInfo.organizationId, 'alice', 'the identity endpoint gave the organisation');
     // The refresh token rotates at oidc-provider; refreshing twice proves the new one was kept.
     for (let i = 0; i < 2; i += 1) {
       const r = await validate(company.consumerId, 'oidc-books');

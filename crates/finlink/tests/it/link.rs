@@ -794,3 +794,151 @@ async fn integration_credentials_api(ts: &TestServer) {
     assert_eq!(b["enabled"], false, "{b}");
 }
 both_engines!(integration_credentials_api);
+
+// -- 10 ------------------------------------------------------------------------------------------
+
+/// A `Deauthorized` connection is offered as "Reconnect" on the company page; reconnecting keeps
+/// its id, replaces its credentials and links it again.
+async fn reconnect_keeps_the_connection_id(ts: &TestServer) {
+    use finlink_domain::Clock as _;
+    set_profile(ts, false).await;
+    let (cid, conn) = company_with(ts, "mqjo").await;
+    let conn_id = conn["id"].as_str().unwrap().to_owned();
+    let link_url = conn["linkUrl"].as_str().unwrap().to_owned();
+    let started = start_oauth(ts, &link_url).await;
+    let callback = consent(ts, &started, "approve", "First Grant Ltd").await;
+    handed_over(&get(&callback, Some(&started.cookie)).await);
+    assert_eq!(connection(ts, &cid, &conn_id).await["status"], "Linked");
+
+    let company = finlink_domain::ids::CompanyId::parse(&cid).unwrap();
+    let id = finlink_domain::ids::ConnectionId::parse(&conn_id).unwrap();
+    let client = ts
+        .app()
+        .store
+        .company_owner(company)
+        .await
+        .unwrap()
+        .unwrap();
+    ts.app()
+        .store
+        .set_connection_status(
+            client,
+            company,
+            id,
+            finlink_domain::connection::ConnectionStatus::Deauthorized,
+            ts.clock.now(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+
+    let page = get(&format!("{}/link/company/{cid}", ts.base), None).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let reconnect = format!("/link/companies/{cid}/connections/{conn_id}/start?lang=en");
+    assert!(page.body.contains(&reconnect), "{}", page.body);
+    assert!(page.body.contains("Reconnect"), "{}", page.body);
+    assert!(page.body.contains("Access expired"), "{}", page.body);
+
+    let started = start_oauth(ts, &format!("{}{reconnect}", ts.base)).await;
+    let callback = consent(ts, &started, "approve", "Second Grant Ltd").await;
+    let target = handed_over(&get(&callback, Some(&started.cookie)).await);
+    assert_eq!(target, done_url(&cid, &conn_id));
+    let after = connection(ts, &cid, &conn_id).await;
+    assert_eq!(after["status"], "Linked");
+    assert_eq!(after["id"], conn_id.as_str());
+    let (_, log) = ts.get("/audit?pageSize=500").await;
+    assert!(
+        log["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "link.authorized"
+                && e["detail"].as_str().unwrap_or("").contains("reconnected")),
+        "{log}"
+    );
+}
+both_engines!(reconnect_keeps_the_connection_id);
+
+// -- 11 ------------------------------------------------------------------------------------------
+
+/// Shopify-style platforms ask for the shop's address first, then go to that shop's own
+/// authorization page (with the catalog's scope separator, and without PKCE for Shopify).
+async fn shop_address_first(engine: Engine) {
+    let ts = TestServer::start_with(engine, |cfg| {
+        cfg.integrations.insert(
+            "fztf".into(),
+            finlink::config::IntegrationConfig {
+                client_id: Some("shopify-test-app".into()),
+                client_secret: Some("shopify-test-secret".to_owned().into()),
+                ..Default::default()
+            },
+        );
+    })
+    .await;
+    let (_, conn) = company_with(&ts, "fztf").await;
+    let link_url = conn["linkUrl"].as_str().unwrap().to_owned();
+    let hop = get(&link_url, None).await;
+    assert_eq!(hop.status, 200, "{}", hop.body);
+    assert!(hop.body.contains(r#"name="shop""#), "{}", hop.body);
+    let cookie = hop.cookie.clone().unwrap();
+    let csrf = input_value(&hop.body, "csrf");
+    let action = link_url.replace("/start", "/shop");
+
+    let bad = post_form(
+        &action,
+        Some(&cookie),
+        &[("csrf", &csrf), ("shop", "not a shop")],
+    )
+    .await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(bad.body.contains("shop-error"), "{}", bad.body);
+
+    let hop = post_form(
+        &action,
+        Some(&cookie),
+        &[
+            ("csrf", &csrf),
+            ("shop", "https://Acme-Store.myshopify.com/admin"),
+        ],
+    )
+    .await;
+    assert_eq!(hop.status, 303, "{}", hop.body);
+    let to = hop.location().to_owned();
+    assert!(
+        to.starts_with("https://acme-store.myshopify.com/admin/oauth/authorize?"),
+        "{to}"
+    );
+    assert_eq!(
+        query_param(&to, "client_id").as_deref(),
+        Some("shopify-test-app")
+    );
+    assert!(
+        query_param(&to, "scope")
+            .unwrap()
+            .starts_with("read_orders,read_all_orders"),
+        "{to}"
+    );
+    assert_eq!(
+        query_param(&to, "code_challenge"),
+        None,
+        "Shopify's catalog entry has pkce = false"
+    );
+    assert!(query_param(&to, "state").is_some());
+    ts.stop().await;
+}
+
+mod shop_address {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::shop_address_first(crate::harness::Engine::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        if std::env::var("FINLINK_TEST_POSTGRES_URL").is_err() {
+            eprintln!("FINLINK_TEST_POSTGRES_URL is not set: skipping");
+            return;
+        }
+        super::shop_address_first(crate::harness::Engine::Postgres).await;
+    }
+}
