@@ -32,7 +32,7 @@ function figure(name, value) {
 async function startApp() {
   const landings = [];
   const server = http.createServer((req, res) => {
-    landings.push({ url: new URL(req.url, 'http://x'), at: performance.now() });
+    if (!req.url.startsWith('/baseline')) landings.push({ url: new URL(req.url, 'http://x'), at: performance.now() });
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
     res.end('<!doctype html><html lang="en"><title>Back in the app</title><main><h1>Back in the app</h1></main></html>');
   });
@@ -213,6 +213,12 @@ client_secret = "oidc-e2e-secret"
     const company = await consumerCompany('Acme Trading Ltd');
     const conn = await connection(company.id, 'mqjo');
     const page = await newPage(browser, { locale: 'en-GB' });
+    // Baseline, same browser, same run: the journey's five document loads (consent, confirm
+    // after the callback, hand-over, the app) as plain GETs of a static page.
+    await page.goto(`${app.origin}/baseline/warm`);
+    const b0 = performance.now();
+    for (let i = 0; i < 5; i += 1) await page.goto(`${app.origin}/baseline/${i}`);
+    figure('link.baseline.five_static_loads_ms', Math.round(performance.now() - b0));
     const seen = app.landings.length;
 
     const t0 = performance.now();
