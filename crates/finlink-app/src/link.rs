@@ -505,10 +505,18 @@ impl App {
         };
         secrets.verifier = None;
         secrets.tokens = Some(hold(tokens, self.clock.now()));
-        let oauth = integ
-            .oauth
-            .clone()
-            .unwrap_or_else(|| unreachable_oauth(&integ));
+        // `resolve_oauth` above succeeded, so the integration has OAuth settings.
+        let Some(oauth) = integ.oauth.clone() else {
+            return self
+                .link_fail(
+                    flow,
+                    &lc,
+                    500,
+                    "Internal Server Error",
+                    format!("{} has no OAuth settings.", integ.name),
+                )
+                .await;
+        };
         for p in &oauth.callback_params {
             if oauth.per_shop_urls && p == "shop" {
                 continue;
@@ -1194,31 +1202,6 @@ impl App {
         self.store
             .insert_audit(&self.audit_entry(connection, action, outcome, detail))
             .await
-    }
-}
-
-/// Never reached: callers check `integ.oauth` first. Keeps the flow free of `expect`.
-fn unreachable_oauth(integ: &Integration) -> finlink_domain::integration::OAuthSettings {
-    tracing::error!(platform = %integ.key, "link: an OAuth flow for a platform without OAuth settings");
-    finlink_domain::integration::OAuthSettings {
-        authorize_url: String::new(),
-        token_url: String::new(),
-        revoke_url: None,
-        identity_url: None,
-        identity_id_field: None,
-        identity_name_field: None,
-        scopes: Vec::new(),
-        scope_separator: String::from(" "),
-        client_auth: Default::default(),
-        pkce: true,
-        rotating_refresh_tokens: false,
-        refresh_token_idle_days: None,
-        refresh_token_max_days: None,
-        default_token_lifetime_secs: None,
-        callback_params: Vec::new(),
-        tenant_selection: false,
-        per_shop_urls: false,
-        extra_authorize_params: BTreeMap::new(),
     }
 }
 
