@@ -149,8 +149,6 @@ pub struct LinkOutcome {
 /// What the browser is shown next.
 #[derive(Clone, Debug)]
 pub enum LinkStep {
-    /// Send the browser here (the platform's authorization page).
-    Redirect(String),
     ChooseOrganisation {
         flow_id: String,
         platform_name: String,
@@ -319,12 +317,36 @@ impl App {
             .oauth
             .as_ref()
             .ok_or_else(|| Error::bad_request(format!("{} does not use OAuth 2.0.", integ.name)))?;
-        if oauth.per_shop_urls && shop.is_none() {
-            return Err(Error::bad_request(format!(
-                "{} needs the shop's address first.",
+        if lc.connection.status == ConnectionStatus::Linked {
+            return Err(Error::Conflict(format!(
+                "This {} connection is already linked.",
                 integ.name
             )));
         }
+        // The shop comes from whoever holds the Link URL and decides where the token request
+        // (with the client secret) goes: it must fit the integration's pattern.
+        let shop = match (oauth.per_shop_urls, shop) {
+            (false, _) => None,
+            (true, None) => {
+                return Err(Error::bad_request(format!(
+                    "{} needs the shop's address first.",
+                    integ.name
+                )));
+            }
+            (true, Some(raw)) => Some(
+                oauth
+                    .shop_pattern
+                    .as_deref()
+                    .and_then(|p| finlink_domain::integration::check_shop(p, &raw))
+                    .ok_or_else(|| {
+                        Error::invalid(
+                            "shop",
+                            "LinkShop",
+                            format!("'{}' is not a {} address.", short(&raw), integ.name),
+                        )
+                    })?,
+            ),
+        };
         let resolved = self
             .resolve_oauth(lc.company.client_id, integ, shop.as_deref())
             .await?;
@@ -433,10 +455,18 @@ impl App {
             } else {
                 (400, "Bad Request")
             };
-            let message = match (error.as_str(), description) {
-                ("access_denied", _) => format!("Access to {} was not granted.", integ.name),
-                (e, Some(d)) => format!("{} answered {}: {d}", integ.name, short(e)),
-                (e, None) => format!("{} answered {}.", integ.name, short(e)),
+            // The callback's query is whatever the browser sent: show a fixed message with the
+            // standard error code only; the platform's own description goes to the log.
+            let code_word: String = error
+                .chars()
+                .filter(|c| c.is_ascii_lowercase() || *c == '_')
+                .take(40)
+                .collect();
+            tracing::info!(connection_id = %lc.connection.id, platform = %integ.key, error = %code_word, description = ?description, "link: the platform answered with an error");
+            let message = if error == "access_denied" {
+                format!("Access to {} was not granted.", integ.name)
+            } else {
+                format!("{} refused the authorization ({code_word}).", integ.name)
             };
             return self.link_fail(flow, &lc, code, text, message).await;
         }
@@ -503,7 +533,9 @@ impl App {
                     .await;
             }
         };
-        secrets.verifier = None;
+        if let Some(mut v) = secrets.verifier.take() {
+            v.zeroize();
+        }
         secrets.tokens = Some(hold(tokens, self.clock.now()));
         // `resolve_oauth` above succeeded, so the integration has OAuth settings.
         let Some(oauth) = integ.oauth.clone() else {
@@ -551,7 +583,22 @@ impl App {
                     );
                 }
                 Err(e) => {
+                    // Without it there is no organisation to pick and no name to confirm: a
+                    // connection linked anyway could read the wrong organisation.
                     tracing::warn!(connection_id = %lc.connection.id, platform = %integ.key, error = %e, "link: identity endpoint failed");
+                    self.revoke_held(&lc, &secrets).await;
+                    return self
+                        .link_fail(
+                            flow,
+                            &lc,
+                            502,
+                            "Bad Gateway",
+                            format!(
+                                "{} did not say which organisation was connected.",
+                                integ.name
+                            ),
+                        )
+                        .await;
                 }
             }
         }
@@ -617,14 +664,15 @@ impl App {
         if yes {
             return self.link_finish(flow, lc, secrets).await;
         }
-        // "No": give the grant back, and start over.
-        self.revoke_held(&lc, &secrets).await;
+        // "No": end the flow first (so a "Yes" racing this one cannot link a revoked grant),
+        // then give the grant back, and start over.
         let expected = flow.version;
         flow.stage = LinkStage::Failed;
         flow.sealed = self.seal_flow(&flow.id, &FlowSecrets::default())?;
         if !self.store.update_link_flow(&flow, expected).await? {
             return Ok(LinkStep::Refused(Refusal::Replayed));
         }
+        self.revoke_held(&lc, &secrets).await;
         self.link_audit(
             &lc.connection,
             "link.rejected_company",
@@ -694,6 +742,12 @@ impl App {
         lang: &str,
     ) -> Result<LinkOutcome> {
         let integ = &lc.integration;
+        if lc.connection.status == ConnectionStatus::Linked {
+            return Err(Error::Conflict(format!(
+                "This {} connection is already linked.",
+                integ.name
+            )));
+        }
         if !matches!(integ.auth_type, AuthType::ApiKey | AuthType::Basic) {
             return Err(Error::bad_request(format!(
                 "{} is not connected with a form.",
@@ -983,7 +1037,13 @@ impl App {
                         .collect()
                 })
                 .unwrap_or_default(),
-            expires_at: Some(issued.plus_seconds(lifetime.unwrap_or(FALLBACK_LIFETIME_SECS))),
+            // No lifetime and nothing to refresh with: a token that does not expire (classic
+            // Shopify). Otherwise assume an hour rather than never refreshing.
+            expires_at: match (lifetime, &tokens.refresh_token) {
+                (Some(l), _) => Some(issued.plus_seconds(l)),
+                (None, Some(_)) => Some(issued.plus_seconds(FALLBACK_LIFETIME_SECS)),
+                (None, None) => None,
+            },
             issued_at: Some(issued),
             needs_refresh: false,
             version: 0,
@@ -1013,13 +1073,36 @@ impl App {
                 if reconnect { " (reconnected)" } else { "" }
             ),
         );
-        let linked = self
-            .store
-            .store_credentials(&creds, &update, &audit)
-            .await?
-            .ok_or_else(|| Error::NotFound {
-                message: format!("Data connection {} not found.", lc.connection.id),
-            })?;
+        let linked = match self.store.store_credentials(&creds, &update, &audit).await {
+            Ok(Some(c)) => c,
+            Ok(None) => {
+                // The connection was deleted meanwhile: give the grant back.
+                self.revoke_held(&lc, &secrets).await;
+                return Err(Error::NotFound {
+                    message: format!("Data connection {} not found.", lc.connection.id),
+                });
+            }
+            Err(e) => {
+                // The flow is spent and its tokens were not stored: give the grant back and
+                // say so on the connection, rather than losing them silently.
+                tracing::error!(connection_id = %lc.connection.id, error = %e, "link: storing the credentials failed");
+                self.revoke_held(&lc, &secrets).await;
+                let message = format!("finlink could not store the {} authorization.", integ.name);
+                let updated = self
+                    .record_failure(&lc, 500, "Internal Server Error", &message)
+                    .await
+                    .unwrap_or_else(|_| lc.connection.clone());
+                return Ok(LinkStep::Finished(Box::new(self.outcome(
+                    &lc.profile,
+                    &updated,
+                    false,
+                    500,
+                    "Internal Server Error",
+                    Some(message),
+                    &flow.lang,
+                ))));
+            }
+        };
         tracing::info!(connection_id = %linked.id, platform = %integ.key, "link: connection linked");
         Ok(LinkStep::Finished(Box::new(self.outcome(
             &lc.profile,
@@ -1048,31 +1131,7 @@ impl App {
         if !self.store.update_link_flow(&flow, expected).await? {
             return Ok(LinkStep::Refused(Refusal::Replayed));
         }
-        let now = self.clock.now();
-        let mut errors = lc.connection.errors.clone();
-        errors.push(ConnectionError {
-            status_code: code.to_string(),
-            status_text: text.to_owned(),
-            error_message: message.clone(),
-            errored_on_utc: now,
-            status: String::from("Active"),
-            resolved_on_utc: None,
-        });
-        // Keep the newest 20.
-        let excess = errors.len().saturating_sub(20);
-        errors.drain(..excess);
-        let audit = self.audit_entry(&lc.connection, "link.failed", "failure", message.clone());
-        let updated = self
-            .store
-            .set_connection_errors(
-                lc.company.client_id,
-                lc.company.id,
-                lc.connection.id,
-                &errors,
-                &audit,
-            )
-            .await?
-            .unwrap_or_else(|| lc.connection.clone());
+        let updated = self.record_failure(lc, code, text, &message).await?;
         Ok(LinkStep::Finished(Box::new(self.outcome(
             &lc.profile,
             &updated,
@@ -1082,6 +1141,41 @@ impl App {
             Some(message),
             &flow.lang,
         ))))
+    }
+
+    /// An `Active` `dataConnectionErrors` entry and a `link.failed` audit record, in one write.
+    async fn record_failure(
+        &self,
+        lc: &LinkConnection,
+        code: u16,
+        text: &str,
+        message: &str,
+    ) -> Result<Connection> {
+        let now = self.clock.now();
+        let mut errors = lc.connection.errors.clone();
+        errors.push(ConnectionError {
+            status_code: code.to_string(),
+            status_text: text.to_owned(),
+            error_message: message.to_owned(),
+            errored_on_utc: now,
+            status: String::from("Active"),
+            resolved_on_utc: None,
+        });
+        // Keep the newest 20.
+        let excess = errors.len().saturating_sub(20);
+        errors.drain(..excess);
+        let audit = self.audit_entry(&lc.connection, "link.failed", "failure", message.to_owned());
+        Ok(self
+            .store
+            .set_connection_errors(
+                lc.company.client_id,
+                lc.company.id,
+                lc.connection.id,
+                &errors,
+                &audit,
+            )
+            .await?
+            .unwrap_or_else(|| lc.connection.clone()))
     }
 
     async fn resolve_errors(&self, connection: &Connection, now: Timestamp) -> Result<()> {

@@ -40,6 +40,8 @@ pub(crate) fn secret_aad(client: ClientId, key: &str) -> Aad {
     Aad::new(&[&client.to_string(), key, "integration client secret"])
 }
 
+/// Fills `{shop}`. Callers pass only values checked with `check_shop` (`shop_of`, Link's shop
+/// form), since the token request that follows carries the client secret.
 fn fill_shop(s: &str, shop: Option<&str>) -> String {
     match shop {
         Some(shop) => s.replace("{shop}", shop),
@@ -281,13 +283,27 @@ impl App {
             })
     }
 
-    pub async fn delete_integration_credentials(&self, client: ClientId, key: &str) -> Result<()> {
+    pub async fn delete_integration_credentials(
+        &self,
+        actor: &crate::migration::Actor,
+        client: ClientId,
+        key: &str,
+    ) -> Result<()> {
         let integ = self.integration(key)?;
         if self
             .store
             .delete_integration_credentials(client, &integ.key)
             .await?
         {
+            self.audit(
+                actor,
+                client,
+                (None, None),
+                "integration.credentials.delete",
+                "success",
+                format!("the client's OAuth app for {} removed", integ.name),
+            )
+            .await;
             Ok(())
         } else {
             Err(Error::NotFound {
@@ -310,7 +326,9 @@ pub fn shop_of(
         return None;
     }
     let field = shop_field(integ)?;
-    info?.get(field).and_then(|v| v.as_str()).map(str::to_owned)
+    let value = info?.get(field).and_then(|v| v.as_str())?;
+    let pattern = integ.oauth.as_ref()?.shop_pattern.as_deref()?;
+    finlink_domain::integration::check_shop(pattern, value)
 }
 
 /// The setting a per-shop platform's `{shop}` comes from (catalog convention: its one required

@@ -16,6 +16,12 @@ use crate::App;
 use crate::credentials::{open, seal};
 use crate::migration::Actor;
 
+/// How long a refresh lease is held at most (the token request times out after 20 s).
+const REFRESH_LEASE_SECS: i64 = 30;
+/// How often a waiting process looks again, and for how long in all (about the lease).
+const LEASE_POLL: std::time::Duration = std::time::Duration::from_millis(20);
+const MAX_LEASE_POLLS: u32 = 1_600;
+
 /// Access-token lifetime assumed when neither the provider nor the catalog says.
 const FALLBACK_LIFETIME_SECS: i64 = 3600;
 
@@ -71,9 +77,62 @@ impl App {
             )));
         }
         let before = self.credentials_of(client, connection).await?;
+        // Single-flight: one task per process (a mutex), then one process across all that share
+        // the database (a lease row). After each, re-read: if another caller refreshed while this
+        // one waited, its result is the answer and no second token request is made.
         let lock = self.refresh_locks.get(connection);
         let _guard = lock.lock().await;
-        // Re-read under the lock: if another caller refreshed while we waited, use its result.
+        let key = format!("refresh:{connection}");
+        let owner = uuid::Uuid::new_v4().simple().to_string();
+        let mut polls = 0u32;
+        loop {
+            let current = self.credentials_of(client, connection).await?;
+            if current.version != before.version {
+                return Ok(RefreshOutcome::Refreshed {
+                    expires_at: current.expires_at,
+                    rotated: false,
+                });
+            }
+            let now = self.clock.now();
+            if self
+                .store
+                .try_lease(&key, &owner, now.plus_seconds(REFRESH_LEASE_SECS), now)
+                .await?
+            {
+                break;
+            }
+            polls += 1;
+            if polls > MAX_LEASE_POLLS {
+                return Ok(RefreshOutcome::Transient {
+                    reason: String::from(
+                        "another finlink process has been refreshing this connection for too long",
+                    ),
+                });
+            }
+            tokio::time::sleep(LEASE_POLL).await;
+        }
+        let result = self
+            .refresh_leased(actor, client, company, connection, &conn, &integ, &before)
+            .await;
+        if let Err(e) = self.store.release_lease(&key, &owner).await {
+            tracing::warn!(connection_id = %connection, error = %e, "refresh: could not release the lease; it runs out by itself");
+        }
+        result
+    }
+
+    /// The refresh itself, with the lease held.
+    #[allow(clippy::too_many_arguments)]
+    async fn refresh_leased(
+        &self,
+        actor: &Actor,
+        client: ClientId,
+        company: CompanyId,
+        connection: ConnectionId,
+        conn: &finlink_domain::connection::Connection,
+        integ: &finlink_domain::integration::Integration,
+        before: &SealedCredentials,
+    ) -> Result<RefreshOutcome> {
+        // Re-read with the lease held, in case a holder finished between our read and taking it.
         let current = self.credentials_of(client, connection).await?;
         if current.version != before.version {
             return Ok(RefreshOutcome::Refreshed {
@@ -81,9 +140,9 @@ impl App {
                 rotated: false,
             });
         }
-        let shop = crate::oauth_apps::shop_of(&integ, conn.connection_info.as_ref());
+        let shop = crate::oauth_apps::shop_of(integ, conn.connection_info.as_ref());
         let endpoint = self
-            .resolve_oauth(client, &integ, shop.as_deref())
+            .resolve_oauth(client, integ, shop.as_deref())
             .await?
             .token;
         let mut secrets = open(&self.vault, &current)?;

@@ -81,6 +81,11 @@ pub struct OAuthSettings {
     /// The authorize and token URLs contain a `{shop}` placeholder the user supplies first.
     #[serde(default)]
     pub per_shop_urls: bool,
+    /// What a `{shop}` value may be: `*.myshopify.com` (a host under that domain) or `*` (one
+    /// DNS label, such as a NetSuite account id). Required with `per_shop_urls`: the value
+    /// comes from whoever holds a Link URL, and the token request carries the client secret.
+    #[serde(default)]
+    pub shop_pattern: Option<String>,
     /// Extra parameters to add to the authorization request (e.g. `access_type=offline`).
     #[serde(default)]
     pub extra_authorize_params: BTreeMap<String, String>,
@@ -182,6 +187,31 @@ fn default_check_header() -> String {
     String::from("Authorization")
 }
 
+/// A `{shop}` value normalised and checked against `pattern` (see
+/// [`OAuthSettings::shop_pattern`]): lower case; for `*`, `_` becomes `-`. None when it does not fit.
+pub fn check_shop(pattern: &str, input: &str) -> Option<String> {
+    let s = input.trim().to_ascii_lowercase();
+    let s = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+        .unwrap_or(&s);
+    let host = s.split('/').next()?.trim_end_matches('.');
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if pattern == "*" {
+        let label = host.replace('_', "-");
+        return label_ok(&label).then_some(label);
+    }
+    let suffix = pattern.strip_prefix("*.")?;
+    let prefix = host.strip_suffix(suffix)?.strip_suffix('.')?;
+    (host.len() <= 253 && prefix.split('.').all(label_ok)).then(|| host.to_owned())
+}
+
 /// Namespace for the deterministic UUIDs of integrations and sources.
 const INTEGRATION_NS: Uuid = Uuid::from_u128(0x6a1f_7c5e_2b4d_4e8a_9c3f_1d2e_3f4a_5b6c);
 const SOURCE_NS: Uuid = Uuid::from_u128(0x0d9e_8f7a_6b5c_4d3e_8f2a_1b0c_9d8e_7f6a);
@@ -208,4 +238,48 @@ pub fn integration_id_for(key: &str) -> Uuid {
 
 pub fn source_id_for(key: &str) -> Uuid {
     Uuid::new_v5(&SOURCE_NS, key.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shop_values() {
+        let shopify = "*.myshopify.com";
+        assert_eq!(
+            check_shop(shopify, "Acme.myshopify.com").as_deref(),
+            Some("acme.myshopify.com")
+        );
+        assert_eq!(
+            check_shop(shopify, "https://acme-2.myshopify.com/admin").as_deref(),
+            Some("acme-2.myshopify.com")
+        );
+        for bad in [
+            "evil.example",
+            "10.0.0.5",
+            "myshopify.com",
+            "a.myshopify.com.evil.example",
+            "x@acme.myshopify.com",
+            "-a.myshopify.com",
+            "",
+        ] {
+            assert_eq!(check_shop(shopify, bad), None, "{bad}");
+        }
+        assert_eq!(check_shop("*", "TSTDRV_123").as_deref(), Some("tstdrv-123"));
+        assert_eq!(
+            check_shop("*", "1234567-SB1").as_deref(),
+            Some("1234567-sb1")
+        );
+        assert_eq!(check_shop("*", "a.b"), None);
+        assert_eq!(
+            check_shop(
+                "*.operations.dynamics.com",
+                "contoso.operations.dynamics.com"
+            )
+            .as_deref(),
+            Some("contoso.operations.dynamics.com")
+        );
+        assert_eq!(check_shop("nope", "a.b"), None);
+    }
 }

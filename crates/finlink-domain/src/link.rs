@@ -53,11 +53,6 @@ impl LinkStage {
             _ => return None,
         })
     }
-
-    /// Whether the flow has ended.
-    pub fn is_final(self) -> bool {
-        matches!(self, LinkStage::Done | LinkStage::Failed)
-    }
 }
 
 /// One Link attempt, as stored.

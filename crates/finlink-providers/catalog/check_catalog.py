@@ -34,6 +34,7 @@ OAUTH_KEYS = {
     "client_auth", "pkce", "rotating_refresh_tokens", "refresh_token_idle_days",
     "refresh_token_max_days", "default_token_lifetime_secs", "callback_params", "tenant_selection",
     "per_shop_urls", "extra_authorize_params", "identity_id_field", "identity_name_field",
+    "shop_pattern",
 }
 REQUIRED_OAUTH = {"authorize_url", "token_url"}
 FIELD_KEYS = {"name", "label", "help", "kind", "secret", "required"}
@@ -78,7 +79,7 @@ OAUTH_TYPES = {
     "refresh_token_idle_days": int, "refresh_token_max_days": int,
     "default_token_lifetime_secs": int, "callback_params": list, "tenant_selection": bool,
     "per_shop_urls": bool, "extra_authorize_params": dict, "identity_id_field": str,
-    "identity_name_field": str,
+    "identity_name_field": str, "shop_pattern": str,
 }
 FIELD_TYPES = {"name": str, "label": str, "help": str, "kind": str, "secret": bool, "required": bool}
 
@@ -253,6 +254,8 @@ def check_integration(path: Path, errors: list[str]) -> dict | None:
         if per_shop and not any(isinstance(f, dict) and f.get("kind") == "setting" and f.get("required")
                                 for f in fields):
             errors.append(f"{ow}: per_shop_urls needs a required setting that supplies {{shop}}")
+        if per_shop and not (oauth.get("shop_pattern") == "*" or str(oauth.get("shop_pattern", "")).startswith("*.")):
+            errors.append(f"{ow}: per_shop_urls needs shop_pattern (\"*.domain\" or \"*\")")
         idle, mx = oauth.get("refresh_token_idle_days"), oauth.get("refresh_token_max_days")
         if isinstance(idle, int) and isinstance(mx, int) and idle > mx:
             errors.append(f"{ow}: refresh_token_idle_days exceeds refresh_token_max_days")

@@ -47,6 +47,17 @@ fn check(file: &str, i: &Integration) -> Result<(), CatalogError> {
             i.slug
         )));
     }
+    if let Some(o) = &i.oauth
+        && o.per_shop_urls
+        && !o
+            .shop_pattern
+            .as_deref()
+            .is_some_and(|p| p == "*" || p.starts_with("*."))
+    {
+        return Err(bad(String::from(
+            "per_shop_urls needs shop_pattern (\"*.domain\" or \"*\")",
+        )));
+    }
     if i.auth_type == AuthType::Oauth2 && i.oauth.is_none() {
         return Err(bad(String::from(
             "an oauth2 integration needs an [oauth] table",

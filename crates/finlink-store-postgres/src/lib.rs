@@ -1177,6 +1177,35 @@ impl Store for PostgresStore {
         .collect()
     }
 
+    async fn try_lease(
+        &self,
+        key: &str,
+        owner: &str,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool> {
+        let n = sqlx::query("INSERT INTO leases (key, owner, expires_at) VALUES ($1, $2, $3) ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at WHERE leases.expires_at <= $4 OR leases.owner = excluded.owner")
+            .bind(key)
+            .bind(owner)
+            .bind(until.as_millis())
+            .bind(now.as_millis())
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn release_lease(&self, key: &str, owner: &str) -> Result<()> {
+        sqlx::query("DELETE FROM leases WHERE key = $1 AND owner = $2")
+            .bind(key)
+            .bind(owner)
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
     async fn integration_credentials_not_under(
         &self,
         active_key: &str,

@@ -15,6 +15,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../migrations/0002_credentials_audit.sql"),
     ),
     ("0003_link", include_str!("../migrations/0003_link.sql")),
+    ("0004_leases", include_str!("../migrations/0004_leases.sql")),
 ];
 
 pub fn run(conn: &mut Connection) -> rusqlite::Result<()> {

@@ -1095,6 +1095,39 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn try_lease(
+        &self,
+        key: &str,
+        owner: &str,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool> {
+        let (key, owner) = (key.to_owned(), owner.to_owned());
+        self.pool
+            .write(move |tx| {
+                let n = tx
+                    .prepare_cached("INSERT INTO leases (key, owner, expires_at) VALUES (?1, ?2, ?3) ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at WHERE leases.expires_at <= ?4 OR leases.owner = excluded.owner")
+                    .map_err(db_error)?
+                    .execute(params![key, owner, until.as_millis(), now.as_millis()])
+                    .map_err(db_error)?;
+                Ok(n == 1)
+            })
+            .await
+    }
+
+    async fn release_lease(&self, key: &str, owner: &str) -> Result<()> {
+        let (key, owner) = (key.to_owned(), owner.to_owned());
+        self.pool
+            .write(move |tx| {
+                tx.prepare_cached("DELETE FROM leases WHERE key = ?1 AND owner = ?2")
+                    .map_err(db_error)?
+                    .execute(params![key, owner])
+                    .map_err(db_error)?;
+                Ok(())
+            })
+            .await
+    }
+
     async fn integration_credentials_not_under(
         &self,
         active_key: &str,

@@ -116,6 +116,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
     connection_errors(s).await;
     link_flows(s).await;
     integration_credentials(s).await;
+    leases(s).await;
 }
 
 async fn clients_and_profiles(s: &dyn Store) {
@@ -960,5 +961,28 @@ async fn integration_credentials(s: &dyn Store) {
             .await
             .unwrap()
             .is_empty()
+    );
+}
+
+async fn leases(s: &dyn Store) {
+    let key = format!("refresh:{}", uuid::Uuid::now_v7());
+    // free: taken
+    assert!(s.try_lease(&key, "a", ts(100), ts(0)).await.unwrap());
+    // held by a until 100: b cannot take it, a can extend it
+    assert!(!s.try_lease(&key, "b", ts(200), ts(50)).await.unwrap());
+    assert!(s.try_lease(&key, "a", ts(150), ts(60)).await.unwrap());
+    // run out at 150: b takes it
+    assert!(!s.try_lease(&key, "b", ts(300), ts(149)).await.unwrap());
+    assert!(s.try_lease(&key, "b", ts(300), ts(150)).await.unwrap());
+    // a's release does nothing now; b's frees it
+    s.release_lease(&key, "a").await.unwrap();
+    assert!(!s.try_lease(&key, "c", ts(400), ts(200)).await.unwrap());
+    s.release_lease(&key, "b").await.unwrap();
+    assert!(s.try_lease(&key, "c", ts(400), ts(200)).await.unwrap());
+    // keys are independent
+    assert!(
+        s.try_lease(&format!("{key}-other"), "d", ts(400), ts(200))
+            .await
+            .unwrap()
     );
 }

@@ -238,6 +238,20 @@ pub trait Store: Send + Sync + 'static {
         client: ClientId,
         integration_key: &str,
     ) -> Result<bool>;
+    // -- leases (single-flight across processes) -------------------------------------------
+
+    /// Takes the lease `key` for `owner` until `until`, if it is free: absent, run out at `now`,
+    /// or already `owner`'s. True when `owner` holds it afterwards. Atomic across processes.
+    async fn try_lease(
+        &self,
+        key: &str,
+        owner: &str,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool>;
+    /// Gives the lease back, if `owner` still holds it.
+    async fn release_lease(&self, key: &str, owner: &str) -> Result<()>;
+
     /// Up to `limit` client secrets sealed under a key other than `active_key` (for rotation).
     async fn integration_credentials_not_under(
         &self,

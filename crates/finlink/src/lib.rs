@@ -124,6 +124,18 @@ pub fn build_app(
     if !cfg.custom_integrations.is_empty() {
         let mut logos = std::collections::BTreeMap::new();
         for c in &cfg.custom_integrations {
+            let i = &c.integration;
+            if let Some(b) = catalog
+                .get(&i.key)
+                .or_else(|| catalog.all().iter().find(|b| b.slug == i.slug))
+            {
+                anyhow::bail!(
+                    "custom integration {} ({}): the key or slug is already {}'s; choose another",
+                    i.key,
+                    i.slug,
+                    b.name
+                );
+            }
             logos.insert(c.integration.slug.clone(), c.logo_svg()?);
         }
         catalog = catalog

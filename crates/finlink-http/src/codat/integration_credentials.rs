@@ -110,7 +110,7 @@ pub async fn delete(
     Path(key): Path<String>,
 ) -> ApiResult<StatusCode> {
     s.app
-        .delete_integration_credentials(caller.client(), &key)
+        .delete_integration_credentials(&Actor::ApiKey(caller.key.id), caller.client(), &key)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

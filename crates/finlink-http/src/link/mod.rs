@@ -374,6 +374,12 @@ fn render_company(
         page.company.connections.iter().any(|x| {
             x.source_type == SourceType::Accounting && x.status == ConnectionStatus::Linked
         });
+    // A company has one accounting connection: once one exists beyond an unfinished attempt
+    // (linked, or to be reconnected from the list above), other accounting platforms are not
+    // offered.
+    let accounting_taken = page.company.connections.iter().any(|x| {
+        x.source_type == SourceType::Accounting && x.status != ConnectionStatus::PendingAuth
+    });
     let needle = search.to_lowercase();
     let mut groups: Vec<pages::Group> = Vec::new();
     for source in [
@@ -382,7 +388,7 @@ fn render_company(
         SourceType::Commerce,
         SourceType::Other,
     ] {
-        if source == SourceType::Accounting && accounting_linked {
+        if source == SourceType::Accounting && accounting_taken {
             continue;
         }
         let platforms: Vec<pages::PlatformButton> = page
@@ -649,26 +655,6 @@ fn shop_form(
     )
 }
 
-/// A shop address as a bare host name (`acme.myshopify.com`), or None.
-fn shop_host(input: &str) -> Option<String> {
-    let s = input.trim().to_ascii_lowercase();
-    let s = s
-        .strip_prefix("https://")
-        .or_else(|| s.strip_prefix("http://"))
-        .unwrap_or(&s);
-    let host = s.split('/').next()?.trim_end_matches('.');
-    let ok = host.len() <= 253
-        && host.contains('.')
-        && host.split('.').all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-        });
-    ok.then(|| host.to_owned())
-}
-
 async fn shop_submit(
     State(s): State<HttpState>,
     Path((company, connection)): Path<(String, String)>,
@@ -694,12 +680,17 @@ async fn shop_submit(
     }
     let raw = form.get("shop").cloned().unwrap_or_default();
     let back = with_lang(&company_path(lc.company.id), lang);
-    let Some(host) = shop_host(&raw) else {
-        let c = Chrome::new(lang, &lc.profile, &path);
-        return shop_form(&s, &lc, c, &b, raw.chars().take(200).collect(), true, back);
-    };
-    match s.app.link_begin_oauth(&lc, &b, lang, Some(host)).await {
+    // The app checks the address against the integration's shop pattern.
+    match s
+        .app
+        .link_begin_oauth(&lc, &b, lang, Some(raw.clone()))
+        .await
+    {
         Ok(url) => see_other(&url),
+        Err(Error::Validation { .. }) => {
+            let c = Chrome::new(lang, &lc.profile, &path);
+            shop_form(&s, &lc, c, &b, raw.chars().take(200).collect(), true, back)
+        }
         Err(e) => error_page(e, lang, &lc.profile, &path, &cid),
     }
 }
@@ -921,7 +912,6 @@ async fn callback(
 
 fn step_response(step: LinkStep, lang: &'static str) -> Response {
     match step {
-        LinkStep::Redirect(url) => see_other(&url),
         LinkStep::ChooseOrganisation { flow_id, lang, .. } => see_other(&with_lang(
             &format!("/link/flows/{flow_id}/organisation"),
             &lang,
@@ -1125,22 +1115,6 @@ async fn theme(Path(file): Path<String>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn shop_hosts() {
-        assert_eq!(
-            shop_host("Acme.myshopify.com").as_deref(),
-            Some("acme.myshopify.com")
-        );
-        assert_eq!(
-            shop_host("https://acme.myshopify.com/admin").as_deref(),
-            Some("acme.myshopify.com")
-        );
-        assert_eq!(shop_host("acme"), None);
-        assert_eq!(shop_host("evil.com@x.y"), None);
-        assert_eq!(shop_host("a..b"), None);
-        assert_eq!(shop_host("-a.b"), None);
-    }
 
     #[test]
     fn cookie_parsing() {

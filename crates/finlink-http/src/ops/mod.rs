@@ -118,7 +118,7 @@ async fn logo(State(s): State<HttpState>, Path(file): Path<String>) -> Response 
             );
             h.insert(
                 header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"),
+                HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; sandbox"),
             );
             res
         }
