@@ -2,6 +2,7 @@
 //! store: a service takes domain values and the caller's client id, applies the
 //! rules, and calls the store.
 
+pub mod access;
 pub mod api_keys;
 pub mod clients;
 pub mod companies;

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod authorization;
 pub mod companies;
 pub mod connections;
+pub mod credentials;
 pub mod dto;
 pub mod integration_credentials;
 pub mod integrations;
@@ -83,5 +84,6 @@ pub fn router() -> OpenApiRouter<HttpState> {
         .routes(routes!(api_keys::list, api_keys::create))
         .routes(routes!(api_keys::delete))
         .routes(routes!(authorization::put))
+        .routes(routes!(credentials::get))
         .routes(routes!(audit::list))
 }

@@ -8,6 +8,7 @@ mod harness;
 mod api_keys;
 mod companies;
 mod connections;
+mod credentials;
 mod errors;
 mod integrations;
 mod isolation;
