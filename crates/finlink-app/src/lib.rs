@@ -13,6 +13,7 @@ pub mod link;
 pub mod migration;
 pub mod oauth_apps;
 pub mod profile;
+pub mod proxy;
 pub mod refresh;
 pub mod rotation;
 pub mod vault;

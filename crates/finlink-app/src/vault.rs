@@ -237,7 +237,7 @@ impl App {
         Ok(integ)
     }
 
-    async fn connection_of(
+    pub(crate) async fn connection_of(
         &self,
         client: ClientId,
         company: CompanyId,

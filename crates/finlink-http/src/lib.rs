@@ -11,6 +11,7 @@ pub mod extract;
 pub mod link;
 pub mod middleware;
 pub mod ops;
+pub mod proxy;
 pub mod state;
 pub mod vault;
 
@@ -41,6 +42,11 @@ pub fn router(state: HttpState) -> Router {
     let (api, _) = api_router().split_for_parts();
     api.merge(ops::undocumented_router())
         .merge(link::router())
+        .route(
+            "/companies/{company}/connections/{connection}/proxy/{*path}",
+            axum::routing::any(proxy::by_path),
+        )
+        .route("/proxy", axum::routing::any(proxy::apideck))
         .fallback(error::not_found_fallback)
         .method_not_allowed_fallback(error::method_not_allowed_fallback)
         .layer(axum::middleware::from_fn(middleware::correlate))

@@ -65,7 +65,12 @@ impl FromRequestParts<HttpState> for VaultCaller {
 }
 
 /// Every error under `/vault` (extractor rejections included) answers in Apideck's shape.
-async fn apideck_errors(mut res: axum::response::Response) -> axum::response::Response {
+async fn apideck_errors(res: axum::response::Response) -> axum::response::Response {
+    apideck_dialect(res)
+}
+
+/// Switches an error response to Apideck's shape (the middleware renders it).
+pub fn apideck_dialect(mut res: axum::response::Response) -> axum::response::Response {
     if let Some(p) = res.extensions_mut().get_mut::<crate::error::ErrorPayload>() {
         p.dialect = crate::error::Dialect::Apideck;
     }

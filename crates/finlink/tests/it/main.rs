@@ -14,6 +14,7 @@ mod integrations;
 mod isolation;
 mod link;
 mod migration;
+mod proxy;
 mod refresh;
 mod vault;
 mod vault_api;
