@@ -151,7 +151,18 @@ impl App {
                 "Connection {connection} has no refresh token to refresh with."
             ))
         })?;
+        let watch = finlink_domain::clock::Stopwatch::start();
         let result = self.oauth.refresh(&endpoint, &refresh_token).await;
+        let outcome = match &result {
+            Ok(_) => "refreshed",
+            Err(OAuthError::Rejected { .. }) => "rejected",
+            Err(OAuthError::Transient { .. }) => "transient",
+            Err(OAuthError::Internal(_)) => "error",
+        };
+        metrics::histogram!("finlink_refresh_seconds", "integration" => integ.key.clone())
+            .record(watch.seconds());
+        metrics::counter!("finlink_refreshes_total", "integration" => integ.key.clone(), "outcome" => outcome)
+            .increment(1);
         let now = self.clock.now();
         match result {
             Ok(tokens) => {

@@ -105,6 +105,22 @@ impl Clock for SystemClock {
     }
 }
 
+/// Elapsed real time, for latency metrics and log lines only: never for business time (expiry,
+/// backoff), which comes from the injected [`Clock`].
+#[derive(Debug, Clone, Copy)]
+pub struct Stopwatch(std::time::Instant);
+
+impl Stopwatch {
+    #[allow(clippy::disallowed_methods)] // the one sanctioned monotonic read (metrics)
+    pub fn start() -> Self {
+        Self(std::time::Instant::now())
+    }
+
+    pub fn seconds(&self) -> f64 {
+        self.0.elapsed().as_secs_f64()
+    }
+}
+
 /// A clock that only moves when told to. Used by tests (and by `finlink serve` when a
 /// test harness injects it).
 #[derive(Debug, Clone)]

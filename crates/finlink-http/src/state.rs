@@ -16,6 +16,7 @@ pub struct HttpState {
 
 impl HttpState {
     pub fn new(app: App) -> Self {
+        crate::ops::metrics::install();
         let doc = crate::openapi();
         let openapi_json =
             serde_json::to_string_pretty(&doc).unwrap_or_else(|_| String::from("{}"));

@@ -935,6 +935,22 @@ impl Store for PostgresStore {
         Ok(n == 1)
     }
 
+    async fn connection_status_counts(&self) -> Result<Vec<(String, u64)>> {
+        let rows =
+            sqlx::query("SELECT status, COUNT(*) FROM connections GROUP BY status ORDER BY status")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    get::<String>(r, 0)?,
+                    u64::try_from(get::<i64>(r, 1)?).unwrap_or(0),
+                ))
+            })
+            .collect()
+    }
+
     async fn credential_key_counts(&self) -> Result<Vec<(String, u64)>> {
         let rows =
             sqlx::query("SELECT key_id, COUNT(*) FROM (SELECT key_id FROM credentials UNION ALL SELECT key_id FROM integration_credentials WHERE key_id IS NOT NULL) k GROUP BY key_id ORDER BY key_id")

@@ -816,6 +816,27 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn connection_status_counts(&self) -> Result<Vec<(String, u64)>> {
+        self.pool
+            .read(|db| {
+                let mut stmt = db
+                    .prepare_cached(
+                        "SELECT status, COUNT(*) FROM connections GROUP BY status ORDER BY status",
+                    )
+                    .map_err(db_error)?;
+                let rows = stmt
+                    .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+                    .map_err(db_error)?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                    .map_err(db_error)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(k, n)| (k, u64::try_from(n).unwrap_or(0)))
+                    .collect())
+            })
+            .await
+    }
+
     async fn credential_key_counts(&self) -> Result<Vec<(String, u64)>> {
         self.pool
             .read(|db| {

@@ -114,6 +114,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
     timestamps_are_identical(s).await;
     credentials_and_audit(s).await;
     connection_errors(s).await;
+    status_counts(s).await;
     link_flows(s).await;
     integration_credentials(s).await;
     leases(s).await;
@@ -748,6 +749,32 @@ async fn credentials_and_audit(s: &dyn Store) {
     // deleting the connection deletes its credentials
     assert!(s.delete_connection(c.id, co.id, conn.id).await.unwrap());
     assert_eq!(s.get_credentials(c.id, conn.id).await.unwrap(), None);
+}
+
+async fn status_counts(s: &dyn Store) {
+    let before: u64 = s
+        .connection_status_counts()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| k == "PendingAuth")
+        .map(|(_, n)| *n)
+        .sum();
+    let c = new_client(s, "Counts", 6100).await;
+    let co = company(c.id, "Count Co", 6101, &[]);
+    s.insert_company(&co).await.unwrap();
+    s.insert_connection(&connection(&co, "mqjo", SourceType::Accounting, 6102))
+        .await
+        .unwrap();
+    let after: u64 = s
+        .connection_status_counts()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| k == "PendingAuth")
+        .map(|(_, n)| *n)
+        .sum();
+    assert_eq!(after, before + 1);
 }
 
 async fn connection_errors(s: &dyn Store) {

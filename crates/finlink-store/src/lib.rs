@@ -180,6 +180,9 @@ pub trait Store: Send + Sync + 'static {
         expected_version: i64,
     ) -> Result<bool>;
 
+    /// How many connections have each status, across every client (for metrics).
+    async fn connection_status_counts(&self) -> Result<Vec<(String, u64)>>;
+
     /// How many stored secrets (connection credentials and clients' OAuth client secrets) each
     /// master key seals.
     async fn credential_key_counts(&self) -> Result<Vec<(String, u64)>>;

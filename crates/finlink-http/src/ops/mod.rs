@@ -1,6 +1,7 @@
 //! Operations: health checks, static assets (logos), the OpenAPI document and the docs page.
 
 pub mod docs;
+pub mod metrics;
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -61,6 +62,7 @@ pub fn undocumented_router() -> axum::Router<HttpState> {
         .route("/docs", get(docs_page))
         .route("/assets/docs.css", get(docs_css))
         .route("/assets/logos/{file}", get(logo))
+        .route("/metrics", get(metrics::metrics))
 }
 
 async fn openapi_json(State(s): State<HttpState>) -> Response {

@@ -167,5 +167,26 @@ async fn expired_tokens_refresh_once_for_many_readers(ts: &TestServer) {
         .get(&format!("/companies/{cid}/connections/{conn_id}"))
         .await;
     assert_eq!(conn["status"], "Linked");
+
+    // Prometheus sees the refresh and the connection.
+    let metrics = ts
+        .http
+        .get(format!("{}/metrics", ts.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"finlink_refreshes_total{integration="mqjo",outcome="refreshed"} 1"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains("finlink_refresh_seconds"), "{metrics}");
+    assert!(
+        metrics.contains(r#"finlink_connections{status="Linked"} 1"#),
+        "{metrics}"
+    );
+    assert!(!metrics.contains(grant["access_token"].as_str().unwrap()));
 }
 both_engines!(expired_tokens_refresh_once_for_many_readers);
