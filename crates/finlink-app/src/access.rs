@@ -66,7 +66,10 @@ impl App {
             let margin = self.clock.now().plus_seconds(FRESH_MARGIN_SECS);
             let stale = sealed.needs_refresh || sealed.expires_at.is_some_and(|e| e <= margin);
             if stale {
-                match self.refresh_now(actor, client, company, connection).await? {
+                match self
+                    .refresh_seen(actor, client, company, connection, Some(sealed.version))
+                    .await?
+                {
                     RefreshOutcome::Refreshed { .. } => {
                         refreshed = true;
                         sealed = self.credentials_of(client, connection).await?;

@@ -146,15 +146,17 @@ impl App {
         Ok(())
     }
 
-    /// The header that authenticates a proxied request: `Authorization: Bearer <token>` for
-    /// OAuth 2.0 (refreshed first when it expires within five minutes, or when `force`), the
-    /// catalog's credential-check header for API-key and basic platforms.
+    /// The header that authenticates a proxied request, and the credentials version it came
+    /// from: `Authorization: Bearer <token>` for OAuth 2.0 (refreshed first when it expires within
+    /// five minutes, or when `rejected_version` says the platform just refused that version's
+    /// token), the catalog's credential-check header for API-key and basic platforms.
     pub async fn proxy_auth(
         &self,
         actor: &Actor,
         target: &ProxyTarget,
-        force_refresh: bool,
-    ) -> Result<(String, SecretString)> {
+        rejected_version: Option<i64>,
+    ) -> Result<(String, SecretString, i64)> {
+        let force_refresh = rejected_version.is_some();
         let c = &target.connection;
         if c.status != ConnectionStatus::Linked {
             return Err(Error::Conflict(format!(
@@ -173,8 +175,11 @@ impl App {
                 || sealed.needs_refresh
                 || sealed.expires_at.is_some_and(|e| e <= margin);
             if stale {
+                // After a 401 the stored token is the one that failed: refresh whatever is
+                // current unless it changed since this request read it.
+                let seen = rejected_version.unwrap_or(sealed.version);
                 match self
-                    .refresh_now(actor, c.client_id, c.company_id, c.id)
+                    .refresh_seen(actor, c.client_id, c.company_id, c.id, Some(seen))
                     .await?
                 {
                     RefreshOutcome::Refreshed { .. } => {
@@ -202,6 +207,7 @@ impl App {
             return Ok((
                 String::from("Authorization"),
                 SecretString::from(format!("Bearer {}", token.expose())),
+                sealed.version,
             ));
         }
         let check = integ.credential_check.as_ref().ok_or_else(|| {
@@ -215,6 +221,10 @@ impl App {
         for (name, v) in &secrets.0 {
             value = value.replace(&format!("{{{name}}}"), v.expose());
         }
-        Ok((check.header.clone(), SecretString::from(value)))
+        Ok((
+            check.header.clone(),
+            SecretString::from(value),
+            sealed.version,
+        ))
     }
 }

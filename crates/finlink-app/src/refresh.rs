@@ -68,6 +68,22 @@ impl App {
         company: CompanyId,
         connection: ConnectionId,
     ) -> Result<RefreshOutcome> {
+        self.refresh_seen(actor, client, company, connection, None)
+            .await
+    }
+
+    /// Refreshes the credentials the caller saw (`seen_version`, from the read that made it
+    /// decide they are stale). If they have changed since, someone else refreshed: that result is
+    /// the answer, and no token request is made. Without a version, the current ones are
+    /// refreshed (an explicit "refresh now").
+    pub async fn refresh_seen(
+        &self,
+        actor: &Actor,
+        client: ClientId,
+        company: CompanyId,
+        connection: ConnectionId,
+        seen_version: Option<i64>,
+    ) -> Result<RefreshOutcome> {
         let conn = self.get_connection(client, company, connection).await?;
         let integ = self.integration(&conn.integration_key)?.clone();
         if integ.auth_type != AuthType::Oauth2 {
@@ -77,6 +93,12 @@ impl App {
             )));
         }
         let before = self.credentials_of(client, connection).await?;
+        if seen_version.is_some_and(|seen| seen != before.version) {
+            return Ok(RefreshOutcome::Refreshed {
+                expires_at: before.expires_at,
+                rotated: false,
+            });
+        }
         // Single-flight: one task per process (a mutex), then one process across all that share
         // the database (a lease row). After each, re-read: if another caller refreshed while this
         // one waited, its result is the answer and no second token request is made.

@@ -173,9 +173,9 @@ async fn forward(
         }
     }
     let oauth = target.integration.auth_type == finlink_domain::integration::AuthType::Oauth2;
-    let mut refreshed = false;
+    let mut rejected: Option<i64> = None;
     loop {
-        let (auth_name, auth_value) = s.app.proxy_auth(actor, &target, refreshed).await?;
+        let (auth_name, auth_value, version) = s.app.proxy_auth(actor, &target, rejected).await?;
         let mut h = headers.clone();
         let name = reqwest::header::HeaderName::from_bytes(auth_name.as_bytes())
             .map_err(|_| Error::internal("bad credential header name"))?;
@@ -200,9 +200,9 @@ async fn forward(
                 )));
             }
         };
-        if res.status() == reqwest::StatusCode::UNAUTHORIZED && oauth && !refreshed {
+        if res.status() == reqwest::StatusCode::UNAUTHORIZED && oauth && rejected.is_none() {
             tracing::info!(connection_id = %target.connection.id, "proxy: 401 from the platform; refreshing once and replaying");
-            refreshed = true;
+            rejected = Some(version);
             continue;
         }
         let status = StatusCode::from_u16(res.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
