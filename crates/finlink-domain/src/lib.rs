@@ -10,6 +10,7 @@ pub mod credentials;
 pub mod error;
 pub mod ids;
 pub mod integration;
+pub mod job;
 pub mod link;
 pub mod paging;
 pub mod profile;

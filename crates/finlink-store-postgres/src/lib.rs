@@ -12,6 +12,7 @@ use finlink_domain::company::Company;
 use finlink_domain::connection::{Connection, ConnectionError, ConnectionStatus, SourceType};
 use finlink_domain::credentials::{AuditEntry, SealedCredentials};
 use finlink_domain::ids::{ApiKeyId, ClientId, CompanyId, ConnectionId};
+use finlink_domain::job::{Job, NewJob};
 use finlink_domain::link::{IntegrationCredentials, LinkFlow};
 use finlink_domain::paging::Page;
 use finlink_domain::paging::PageRequest;
@@ -27,6 +28,7 @@ use finlink_store::rows::{
     INTEGRATION_CREDENTIAL_COLUMNS, IntegrationCredentialsRow, LINK_FLOW_COLUMNS, LinkFlowRow,
     errors_json,
 };
+use finlink_store::rows::{JOB_COLUMNS, JobRow, job_error};
 use finlink_store::sql::{self, Dialect, Param, SqlBuilder};
 use finlink_store::{ApiKeyInsert, ConnectionInsert, ListQuery, Store};
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
@@ -1193,6 +1195,186 @@ impl Store for PostgresStore {
         .collect()
     }
 
+    async fn enqueue_job(&self, job: &NewJob) -> Result<bool> {
+        let n = sqlx::query(
+            "INSERT INTO jobs (id, kind, payload, run_at, attempts, max_attempts, state, fence, \
+             idempotency_key, concurrency_key, created, updated) \
+             VALUES ($1, $2, $3, $4, 0, $5, 'queued', 0, $6, $7, $8, $8) \
+             ON CONFLICT (idempotency_key) DO NOTHING",
+        )
+        .bind(job.id.to_string())
+        .bind(&job.kind)
+        .bind(&job.payload)
+        .bind(job.run_at.as_millis())
+        .bind(i64::from(job.max_attempts))
+        .bind(&job.idempotency_key)
+        .bind(&job.concurrency_key)
+        .bind(job.created.as_millis())
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn claim_jobs(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<Job>> {
+        let (now, until) = (now.as_millis(), lease_until.as_millis());
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        // Candidates locked with SKIP LOCKED: concurrent workers take disjoint sets.
+        let candidates = sqlx::query(
+            "SELECT id, concurrency_key FROM jobs \
+             WHERE (state = 'queued' AND run_at <= $1) OR (state = 'running' AND lease_expires <= $1) \
+             ORDER BY run_at, id LIMIT $2 FOR UPDATE SKIP LOCKED",
+        )
+        .bind(now)
+        .bind(i64::from(limit) * 4)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        let mut taken_keys: Vec<String> = Vec::new();
+        let mut claimed = Vec::new();
+        for row in &candidates {
+            if claimed.len() >= limit as usize {
+                break;
+            }
+            let id: String = get(row, 0)?;
+            let key: Option<String> = get(row, 1)?;
+            if let Some(k) = &key {
+                if taken_keys.contains(k) {
+                    continue;
+                }
+                // Serialises claims per key across workers for the rest of the transaction.
+                sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))")
+                    .bind(k)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                let busy: bool = sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM jobs WHERE concurrency_key = $1 AND state = 'running' \
+                     AND lease_expires > $2 AND id <> $3)",
+                )
+                .bind(k)
+                .bind(now)
+                .bind(&id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_error)?;
+                if busy {
+                    continue;
+                }
+                taken_keys.push(k.clone());
+            }
+            let r = sqlx::query(&format!(
+                "UPDATE jobs SET state = 'running', lease_owner = $2, lease_expires = $3, fence = fence + 1, \
+                 attempts = attempts + 1, updated = $4 WHERE id = $1 RETURNING {JOB_COLUMNS}"
+            ))
+            .bind(&id)
+            .bind(owner)
+            .bind(until)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_error)?;
+            claimed.push(job_row(&r)?.into_domain()?);
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok(claimed)
+    }
+
+    async fn heartbeat_job(
+        &self,
+        id: uuid::Uuid,
+        fence: i64,
+        lease_until: Timestamp,
+    ) -> Result<bool> {
+        let n = sqlx::query(
+            "UPDATE jobs SET lease_expires = $3 WHERE id = $1 AND fence = $2 AND state = 'running'",
+        )
+        .bind(id.to_string())
+        .bind(fence)
+        .bind(lease_until.as_millis())
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn finish_job(&self, id: uuid::Uuid, fence: i64, now: Timestamp) -> Result<bool> {
+        let n = sqlx::query(
+            "UPDATE jobs SET state = 'done', lease_owner = NULL, lease_expires = NULL, updated = $3 \
+             WHERE id = $1 AND fence = $2 AND state = 'running'",
+        )
+        .bind(id.to_string())
+        .bind(fence)
+        .bind(now.as_millis())
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn fail_job(
+        &self,
+        id: uuid::Uuid,
+        fence: i64,
+        error: &str,
+        retry_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<bool> {
+        let (state, run_at) = match retry_at {
+            Some(t) => ("queued", Some(t.as_millis())),
+            None => ("dead", None),
+        };
+        let n = sqlx::query(
+            "UPDATE jobs SET state = $3, run_at = COALESCE($4, run_at), last_error = $5, lease_owner = NULL, \
+             lease_expires = NULL, updated = $6 WHERE id = $1 AND fence = $2 AND state = 'running'",
+        )
+        .bind(id.to_string())
+        .bind(fence)
+        .bind(state)
+        .bind(run_at)
+        .bind(job_error(error))
+        .bind(now.as_millis())
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn get_job(&self, id: uuid::Uuid) -> Result<Option<Job>> {
+        sqlx::query(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?
+            .map(|r| job_row(&r)?.into_domain())
+            .transpose()
+    }
+
+    async fn job_state_counts(&self) -> Result<Vec<(String, u64)>> {
+        let rows = sqlx::query("SELECT state, COUNT(*) FROM jobs GROUP BY state ORDER BY state")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    get::<String>(r, 0)?,
+                    u64::try_from(get::<i64>(r, 1)?).unwrap_or(0),
+                ))
+            })
+            .collect()
+    }
+
     async fn try_lease(
         &self,
         key: &str,
@@ -1257,6 +1439,26 @@ impl Store for PostgresStore {
         .rows_affected();
         Ok(n > 0)
     }
+}
+
+fn job_row(r: &PgRow) -> Result<JobRow> {
+    Ok(JobRow {
+        id: get(r, 0)?,
+        kind: get(r, 1)?,
+        payload: get(r, 2)?,
+        run_at: get(r, 3)?,
+        attempts: get(r, 4)?,
+        max_attempts: get(r, 5)?,
+        state: get(r, 6)?,
+        lease_owner: get(r, 7)?,
+        lease_expires: get(r, 8)?,
+        fence: get(r, 9)?,
+        last_error: get(r, 10)?,
+        idempotency_key: get(r, 11)?,
+        concurrency_key: get(r, 12)?,
+        created: get(r, 13)?,
+        updated: get(r, 14)?,
+    })
 }
 
 fn link_flow_row(r: &PgRow) -> Result<LinkFlowRow> {

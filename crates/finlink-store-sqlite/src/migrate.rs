@@ -16,6 +16,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ),
     ("0003_link", include_str!("../migrations/0003_link.sql")),
     ("0004_leases", include_str!("../migrations/0004_leases.sql")),
+    ("0005_jobs", include_str!("../migrations/0005_jobs.sql")),
 ];
 
 pub fn run(conn: &mut Connection) -> rusqlite::Result<()> {

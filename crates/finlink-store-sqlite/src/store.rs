@@ -7,6 +7,7 @@ use finlink_domain::company::Company;
 use finlink_domain::connection::{Connection, ConnectionError, ConnectionStatus, SourceType};
 use finlink_domain::credentials::{AuditEntry, SealedCredentials};
 use finlink_domain::ids::{ApiKeyId, ClientId, CompanyId, ConnectionId};
+use finlink_domain::job::{Job, NewJob};
 use finlink_domain::link::{IntegrationCredentials, LinkFlow};
 use finlink_domain::paging::Page;
 use finlink_domain::paging::PageRequest;
@@ -22,6 +23,7 @@ use finlink_store::rows::{
     INTEGRATION_CREDENTIAL_COLUMNS, IntegrationCredentialsRow, LINK_FLOW_COLUMNS, LinkFlowRow,
     errors_json,
 };
+use finlink_store::rows::{JOB_COLUMNS, JobRow, job_error};
 use finlink_store::sql::{self, Dialect, Param, SqlBuilder};
 use finlink_store::{ApiKeyInsert, ConnectionInsert, ListQuery, Store};
 use rusqlite::types::Value;
@@ -1116,6 +1118,204 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn enqueue_job(&self, job: &NewJob) -> Result<bool> {
+        let j = job.clone();
+        self.pool
+            .write(move |tx| {
+                let n = tx
+                    .prepare_cached(
+                        "INSERT INTO jobs (id, kind, payload, run_at, attempts, max_attempts, state, fence, \
+                         idempotency_key, concurrency_key, created, updated) \
+                         VALUES (?1, ?2, ?3, ?4, 0, ?5, 'queued', 0, ?6, ?7, ?8, ?8) \
+                         ON CONFLICT (idempotency_key) DO NOTHING",
+                    )
+                    .map_err(db_error)?
+                    .execute(params![
+                        j.id.to_string(),
+                        j.kind,
+                        j.payload,
+                        j.run_at.as_millis(),
+                        j.max_attempts,
+                        j.idempotency_key,
+                        j.concurrency_key,
+                        j.created.as_millis()
+                    ])
+                    .map_err(db_error)?;
+                Ok(n == 1)
+            })
+            .await
+    }
+
+    async fn claim_jobs(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<Job>> {
+        let owner = owner.to_owned();
+        let (now, until) = (now.as_millis(), lease_until.as_millis());
+        // One write transaction (BEGIN IMMEDIATE): candidates, the concurrency-key check and
+        // the claims are atomic against every other process.
+        self.pool
+            .write(move |tx| {
+                let mut candidates: Vec<(String, Option<String>)> = Vec::new();
+                {
+                    let mut due = tx
+                        .prepare_cached(
+                            "SELECT id, concurrency_key, run_at FROM jobs WHERE state = 'queued' AND run_at <= ?1 \
+                             UNION ALL \
+                             SELECT id, concurrency_key, run_at FROM jobs WHERE state = 'running' AND lease_expires <= ?1 \
+                             ORDER BY 3, 1 LIMIT ?2",
+                        )
+                        .map_err(db_error)?;
+                    let rows = due
+                        .query_map(params![now, i64::from(limit) * 4], |r| Ok((r.get(0)?, r.get(1)?)))
+                        .map_err(db_error)?;
+                    for r in rows {
+                        candidates.push(r.map_err(db_error)?);
+                    }
+                }
+                let mut taken_keys: Vec<String> = Vec::new();
+                let mut claimed = Vec::new();
+                for (id, key) in candidates {
+                    if claimed.len() >= limit as usize {
+                        break;
+                    }
+                    if let Some(k) = &key {
+                        if taken_keys.contains(k) {
+                            continue;
+                        }
+                        let busy: bool = tx
+                            .prepare_cached(
+                                "SELECT EXISTS (SELECT 1 FROM jobs WHERE concurrency_key = ?1 AND state = 'running' \
+                                 AND lease_expires > ?2 AND id <> ?3)",
+                            )
+                            .map_err(db_error)?
+                            .query_row(params![k, now, id], |r| r.get(0))
+                            .map_err(db_error)?;
+                        if busy {
+                            continue;
+                        }
+                        taken_keys.push(k.clone());
+                    }
+                    let job = tx
+                        .prepare_cached(&format!(
+                            "UPDATE jobs SET state = 'running', lease_owner = ?2, lease_expires = ?3, fence = fence + 1, \
+                             attempts = attempts + 1, updated = ?4 WHERE id = ?1 RETURNING {JOB_COLUMNS}"
+                        ))
+                        .map_err(db_error)?
+                        .query_row(params![id, owner, until, now], job_row)
+                        .map_err(db_error)?;
+                    claimed.push(job.into_domain()?);
+                }
+                Ok(claimed)
+            })
+            .await
+    }
+
+    async fn heartbeat_job(
+        &self,
+        id: uuid::Uuid,
+        fence: i64,
+        lease_until: Timestamp,
+    ) -> Result<bool> {
+        let id = id.to_string();
+        self.pool
+            .write(move |tx| {
+                let n = tx
+                    .prepare_cached(
+                        "UPDATE jobs SET lease_expires = ?3 WHERE id = ?1 AND fence = ?2 AND state = 'running'",
+                    )
+                    .map_err(db_error)?
+                    .execute(params![id, fence, lease_until.as_millis()])
+                    .map_err(db_error)?;
+                Ok(n == 1)
+            })
+            .await
+    }
+
+    async fn finish_job(&self, id: uuid::Uuid, fence: i64, now: Timestamp) -> Result<bool> {
+        let id = id.to_string();
+        self.pool
+            .write(move |tx| {
+                let n = tx
+                    .prepare_cached(
+                        "UPDATE jobs SET state = 'done', lease_owner = NULL, lease_expires = NULL, updated = ?3 \
+                         WHERE id = ?1 AND fence = ?2 AND state = 'running'",
+                    )
+                    .map_err(db_error)?
+                    .execute(params![id, fence, now.as_millis()])
+                    .map_err(db_error)?;
+                Ok(n == 1)
+            })
+            .await
+    }
+
+    async fn fail_job(
+        &self,
+        id: uuid::Uuid,
+        fence: i64,
+        error: &str,
+        retry_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<bool> {
+        let (id, error) = (id.to_string(), job_error(error));
+        let (state, run_at) = match retry_at {
+            Some(t) => ("queued", Some(t.as_millis())),
+            None => ("dead", None),
+        };
+        self.pool
+            .write(move |tx| {
+                let n = tx
+                    .prepare_cached(
+                        "UPDATE jobs SET state = ?3, run_at = COALESCE(?4, run_at), last_error = ?5, lease_owner = NULL, \
+                         lease_expires = NULL, updated = ?6 WHERE id = ?1 AND fence = ?2 AND state = 'running'",
+                    )
+                    .map_err(db_error)?
+                    .execute(params![id, fence, state, run_at, error, now.as_millis()])
+                    .map_err(db_error)?;
+                Ok(n == 1)
+            })
+            .await
+    }
+
+    async fn get_job(&self, id: uuid::Uuid) -> Result<Option<Job>> {
+        let id = id.to_string();
+        self.pool
+            .read_point(move |db| {
+                db.prepare_cached(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1"))
+                    .map_err(db_error)?
+                    .query_row(params![id], job_row)
+                    .optional()
+                    .map_err(db_error)?
+                    .map(JobRow::into_domain)
+                    .transpose()
+            })
+            .await
+    }
+
+    async fn job_state_counts(&self) -> Result<Vec<(String, u64)>> {
+        self.pool
+            .read(|db| {
+                let mut stmt = db
+                    .prepare_cached(
+                        "SELECT state, COUNT(*) FROM jobs GROUP BY state ORDER BY state",
+                    )
+                    .map_err(db_error)?;
+                let rows = stmt
+                    .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+                    .map_err(db_error)?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                    .map_err(db_error)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(k, n)| (k, u64::try_from(n).unwrap_or(0)))
+                    .collect())
+            })
+            .await
+    }
+
     async fn try_lease(
         &self,
         key: &str,
@@ -1193,6 +1393,26 @@ impl Store for SqliteStore {
             })
             .await
     }
+}
+
+fn job_row(r: &Row<'_>) -> rusqlite::Result<JobRow> {
+    Ok(JobRow {
+        id: r.get(0)?,
+        kind: r.get(1)?,
+        payload: r.get(2)?,
+        run_at: r.get(3)?,
+        attempts: r.get(4)?,
+        max_attempts: r.get(5)?,
+        state: r.get(6)?,
+        lease_owner: r.get(7)?,
+        lease_expires: r.get(8)?,
+        fence: r.get(9)?,
+        last_error: r.get(10)?,
+        idempotency_key: r.get(11)?,
+        concurrency_key: r.get(12)?,
+        created: r.get(13)?,
+        updated: r.get(14)?,
+    })
 }
 
 fn link_flow_row(r: &Row<'_>) -> rusqlite::Result<LinkFlowRow> {

@@ -118,6 +118,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
     link_flows(s).await;
     integration_credentials(s).await;
     leases(s).await;
+    jobs(s).await;
 }
 
 async fn clients_and_profiles(s: &dyn Store) {
@@ -1012,4 +1013,146 @@ async fn leases(s: &dyn Store) {
             .await
             .unwrap()
     );
+}
+
+fn new_job(
+    kind: &str,
+    at: i64,
+    idem: Option<&str>,
+    conc: Option<&str>,
+) -> finlink_domain::job::NewJob {
+    finlink_domain::job::NewJob {
+        id: uuid::Uuid::now_v7(),
+        kind: kind.into(),
+        payload: r#"{"x":1}"#.into(),
+        run_at: ts(at),
+        max_attempts: 3,
+        idempotency_key: idem.map(str::to_owned),
+        concurrency_key: conc.map(str::to_owned),
+        created: ts(at),
+    }
+}
+
+async fn jobs(s: &dyn Store) {
+    use finlink_domain::job::JobState;
+    // Jobs share one table across clients: use times far from other checks' jobs.
+    let base = 9_000_000;
+    let tag = uuid::Uuid::now_v7().simple().to_string();
+    let idem = format!("idem-{tag}");
+    let conc = format!("conc-{tag}");
+    let a = new_job("refresh", base, Some(&idem), None);
+    assert!(s.enqueue_job(&a).await.unwrap());
+    // the same idempotency key is a no-op
+    assert!(
+        !s.enqueue_job(&new_job("refresh", base, Some(&idem), None))
+            .await
+            .unwrap()
+    );
+    let b = new_job("refresh", base + 10, None, Some(&conc));
+    let c = new_job("refresh", base + 20, None, Some(&conc));
+    let later = new_job("refresh", base + 1_000_000, None, None);
+    for j in [&b, &c, &later] {
+        assert!(s.enqueue_job(j).await.unwrap());
+    }
+    let mine = |jobs: &[finlink_domain::job::Job]| -> Vec<uuid::Uuid> {
+        jobs.iter()
+            .map(|j| j.id)
+            .filter(|id| [a.id, b.id, c.id, later.id].contains(id))
+            .collect()
+    };
+    // Not due yet: nothing of ours.
+    let got = s
+        .claim_jobs("w1", ts(base - 1), ts(base + 100), 50)
+        .await
+        .unwrap();
+    assert!(mine(&got).is_empty());
+    // Due: a, and one of b/c (same concurrency key), never `later`.
+    let got = s
+        .claim_jobs("w1", ts(base + 30), ts(base + 100), 50)
+        .await
+        .unwrap();
+    let ids = mine(&got);
+    assert!(ids.contains(&a.id) && ids.contains(&b.id), "{ids:?}");
+    assert!(!ids.contains(&c.id) && !ids.contains(&later.id), "{ids:?}");
+    let ja = got.iter().find(|j| j.id == a.id).unwrap().clone();
+    assert_eq!(ja.state, JobState::Running);
+    assert_eq!(ja.attempts, 1);
+    assert_eq!(ja.fence, 1);
+    assert_eq!(ja.lease_owner.as_deref(), Some("w1"));
+    assert_eq!(ja.payload, r#"{"x":1}"#);
+    // c stays waiting while b runs with a live lease
+    let got = s
+        .claim_jobs("w2", ts(base + 40), ts(base + 140), 50)
+        .await
+        .unwrap();
+    assert!(mine(&got).is_empty(), "{:?}", mine(&got));
+    // heartbeat extends; finishing needs the right fence
+    assert!(s.heartbeat_job(a.id, 1, ts(base + 500)).await.unwrap());
+    assert!(!s.finish_job(a.id, 0, ts(base + 50)).await.unwrap());
+    assert!(s.finish_job(a.id, 1, ts(base + 50)).await.unwrap());
+    assert_eq!(
+        s.get_job(a.id).await.unwrap().unwrap().state,
+        JobState::Done
+    );
+    // b's worker dies: its lease runs out at base+100 and w2 takes it over (fence 2); the old
+    // worker can no longer commit
+    let got = s
+        .claim_jobs("w2", ts(base + 100), ts(base + 300), 50)
+        .await
+        .unwrap();
+    let jb = got
+        .iter()
+        .find(|j| j.id == b.id)
+        .expect("b taken over")
+        .clone();
+    assert_eq!(
+        (jb.fence, jb.attempts, jb.lease_owner.as_deref()),
+        (2, 2, Some("w2"))
+    );
+    assert!(!mine(&got).contains(&c.id), "c waits for b's key");
+    assert!(!s.finish_job(b.id, 1, ts(base + 110)).await.unwrap());
+    assert!(!s.heartbeat_job(b.id, 1, ts(base + 900)).await.unwrap());
+    // a failed attempt is queued again at retry_at with its error; then dead
+    assert!(
+        s.fail_job(
+            b.id,
+            2,
+            "provider 503",
+            Some(ts(base + 200)),
+            ts(base + 110)
+        )
+        .await
+        .unwrap()
+    );
+    let jb = s.get_job(b.id).await.unwrap().unwrap();
+    assert_eq!(
+        (jb.state, jb.run_at, jb.last_error.as_deref()),
+        (JobState::Queued, ts(base + 200), Some("provider 503"))
+    );
+    assert!(jb.lease_owner.is_none());
+    // now the key is free: c (due earlier) or b can run, one of them
+    let got = s
+        .claim_jobs("w3", ts(base + 200), ts(base + 400), 50)
+        .await
+        .unwrap();
+    let ids = mine(&got);
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    let j = got.iter().find(|j| ids.contains(&j.id)).unwrap().clone();
+    assert!(
+        s.fail_job(j.id, j.fence, "gave up", None, ts(base + 210))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        s.get_job(j.id).await.unwrap().unwrap().state,
+        JobState::Dead
+    );
+    let counts = s.job_state_counts().await.unwrap();
+    for state in ["done", "dead"] {
+        assert!(
+            counts.iter().any(|(k, n)| k == state && *n >= 1),
+            "{counts:?}"
+        );
+    }
+    assert_eq!(s.get_job(uuid::Uuid::now_v7()).await.unwrap(), None);
 }

@@ -16,6 +16,7 @@ use finlink_domain::company::Company;
 use finlink_domain::connection::{Connection, ConnectionError, ConnectionStatus};
 use finlink_domain::credentials::{AuditEntry, SealedCredentials};
 use finlink_domain::ids::{ApiKeyId, ClientId, CompanyId, ConnectionId};
+use finlink_domain::job::{Job, NewJob};
 use finlink_domain::link::{IntegrationCredentials, LinkFlow};
 use finlink_domain::paging::{Page, PageRequest};
 use finlink_domain::profile::Profile;
@@ -241,6 +242,44 @@ pub trait Store: Send + Sync + 'static {
         client: ClientId,
         integration_key: &str,
     ) -> Result<bool>;
+    // -- durable jobs (finlink_domain::job) ------------------------------------------------
+
+    /// Enqueues a job. False (and nothing written) when a job with its idempotency key exists.
+    async fn enqueue_job(&self, job: &NewJob) -> Result<bool>;
+    /// Claims up to `limit` due jobs for `owner` until `lease_until`: queued ones whose `run_at`
+    /// has come, and running ones whose lease ran out (their worker died). Skips a job whose
+    /// concurrency key another running job holds, and takes at most one job per key. Each claim
+    /// bumps the fencing token and the attempt count.
+    async fn claim_jobs(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<Job>>;
+    /// Extends a lease; false when the fencing token is stale (the job was taken over).
+    async fn heartbeat_job(
+        &self,
+        id: uuid::Uuid,
+        fence: i64,
+        lease_until: Timestamp,
+    ) -> Result<bool>;
+    /// Marks a job done; false when the fencing token is stale.
+    async fn finish_job(&self, id: uuid::Uuid, fence: i64, now: Timestamp) -> Result<bool>;
+    /// Records a failed attempt: queued again at `retry_at`, or dead when `retry_at` is None.
+    /// False when the fencing token is stale.
+    async fn fail_job(
+        &self,
+        id: uuid::Uuid,
+        fence: i64,
+        error: &str,
+        retry_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<bool>;
+    async fn get_job(&self, id: uuid::Uuid) -> Result<Option<Job>>;
+    /// How many jobs are in each state.
+    async fn job_state_counts(&self) -> Result<Vec<(String, u64)>>;
+
     // -- leases (single-flight across processes) -------------------------------------------
 
     /// Takes the lease `key` for `owner` until `until`, if it is free: absent, run out at `now`,

@@ -509,3 +509,52 @@ impl IntegrationCredentialsRow {
 pub fn errors_json(errors: &[ConnectionError]) -> String {
     to_json(&errors)
 }
+
+pub const JOB_COLUMNS: &str = "id, kind, payload, run_at, attempts, max_attempts, state, lease_owner, \
+     lease_expires, fence, last_error, idempotency_key, concurrency_key, created, updated";
+
+pub struct JobRow {
+    pub id: String,
+    pub kind: String,
+    pub payload: String,
+    pub run_at: i64,
+    pub attempts: i64,
+    pub max_attempts: i64,
+    pub state: String,
+    pub lease_owner: Option<String>,
+    pub lease_expires: Option<i64>,
+    pub fence: i64,
+    pub last_error: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub concurrency_key: Option<String>,
+    pub created: i64,
+    pub updated: i64,
+}
+
+impl JobRow {
+    pub fn into_domain(self) -> Result<finlink_domain::job::Job> {
+        Ok(finlink_domain::job::Job {
+            id: uuid("job id", &self.id)?,
+            state: finlink_domain::job::JobState::parse(&self.state)
+                .ok_or_else(|| corrupt("job state", &self.state))?,
+            kind: self.kind,
+            payload: self.payload,
+            run_at: Timestamp::from_millis(self.run_at),
+            attempts: i32::try_from(self.attempts).unwrap_or(i32::MAX),
+            max_attempts: i32::try_from(self.max_attempts).unwrap_or(i32::MAX),
+            lease_owner: self.lease_owner,
+            lease_expires: self.lease_expires.map(Timestamp::from_millis),
+            fence: self.fence,
+            last_error: self.last_error,
+            idempotency_key: self.idempotency_key,
+            concurrency_key: self.concurrency_key,
+            created: Timestamp::from_millis(self.created),
+            updated: Timestamp::from_millis(self.updated),
+        })
+    }
+}
+
+/// A job's last error, cut to what a log line needs.
+pub fn job_error(e: &str) -> String {
+    e.chars().take(2000).collect()
+}
