@@ -938,35 +938,15 @@ impl Store for PostgresStore {
     }
 
     async fn connection_status_counts(&self) -> Result<Vec<(String, u64)>> {
-        let rows =
-            sqlx::query("SELECT status, COUNT(*) FROM connections GROUP BY status ORDER BY status")
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_error)?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    get::<String>(r, 0)?,
-                    u64::try_from(get::<i64>(r, 1)?).unwrap_or(0),
-                ))
-            })
-            .collect()
+        count_by(
+            &self.pool,
+            "SELECT status, COUNT(*) FROM connections GROUP BY status ORDER BY status",
+        )
+        .await
     }
 
     async fn credential_key_counts(&self) -> Result<Vec<(String, u64)>> {
-        let rows =
-            sqlx::query("SELECT key_id, COUNT(*) FROM (SELECT key_id FROM credentials UNION ALL SELECT key_id FROM integration_credentials WHERE key_id IS NOT NULL) k GROUP BY key_id ORDER BY key_id")
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_error)?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    get::<String>(r, 0)?,
-                    u64::try_from(get::<i64>(r, 1)?).unwrap_or(0),
-                ))
-            })
-            .collect()
+        count_by(&self.pool, "SELECT key_id, COUNT(*) FROM (SELECT key_id FROM credentials UNION ALL SELECT key_id FROM integration_credentials WHERE key_id IS NOT NULL) k GROUP BY key_id ORDER BY key_id").await
     }
 
     async fn credentials_not_under(
@@ -1361,18 +1341,11 @@ impl Store for PostgresStore {
     }
 
     async fn job_state_counts(&self) -> Result<Vec<(String, u64)>> {
-        let rows = sqlx::query("SELECT state, COUNT(*) FROM jobs GROUP BY state ORDER BY state")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_error)?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    get::<String>(r, 0)?,
-                    u64::try_from(get::<i64>(r, 1)?).unwrap_or(0),
-                ))
-            })
-            .collect()
+        count_by(
+            &self.pool,
+            "SELECT state, COUNT(*) FROM jobs GROUP BY state ORDER BY state",
+        )
+        .await
     }
 
     async fn try_lease(
@@ -1439,6 +1412,19 @@ impl Store for PostgresStore {
         .rows_affected();
         Ok(n > 0)
     }
+}
+
+/// `SELECT key, COUNT(*) ... GROUP BY key` as pairs.
+async fn count_by(pool: &PgPool, sql: &str) -> Result<Vec<(String, u64)>> {
+    let rows = sqlx::query(sql).fetch_all(pool).await.map_err(db_error)?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                get::<String>(r, 0)?,
+                u64::try_from(get::<i64>(r, 1)?).unwrap_or(0),
+            ))
+        })
+        .collect()
 }
 
 fn job_row(r: &PgRow) -> Result<JobRow> {

@@ -821,43 +821,16 @@ impl Store for SqliteStore {
     async fn connection_status_counts(&self) -> Result<Vec<(String, u64)>> {
         self.pool
             .read(|db| {
-                let mut stmt = db
-                    .prepare_cached(
-                        "SELECT status, COUNT(*) FROM connections GROUP BY status ORDER BY status",
-                    )
-                    .map_err(db_error)?;
-                let rows = stmt
-                    .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
-                    .map_err(db_error)?
-                    .collect::<rusqlite::Result<Vec<_>>>()
-                    .map_err(db_error)?;
-                Ok(rows
-                    .into_iter()
-                    .map(|(k, n)| (k, u64::try_from(n).unwrap_or(0)))
-                    .collect())
+                count_by(
+                    db,
+                    "SELECT status, COUNT(*) FROM connections GROUP BY status ORDER BY status",
+                )
             })
             .await
     }
 
     async fn credential_key_counts(&self) -> Result<Vec<(String, u64)>> {
-        self.pool
-            .read(|db| {
-                let mut stmt = db
-                    .prepare_cached(
-                        "SELECT key_id, COUNT(*) FROM (SELECT key_id FROM credentials UNION ALL SELECT key_id FROM integration_credentials WHERE key_id IS NOT NULL) k GROUP BY key_id ORDER BY key_id",
-                    )
-                    .map_err(db_error)?;
-                let rows = stmt
-                    .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
-                    .map_err(db_error)?
-                    .collect::<rusqlite::Result<Vec<_>>>()
-                    .map_err(db_error)?;
-                Ok(rows
-                    .into_iter()
-                    .map(|(k, n)| (k, u64::try_from(n).unwrap_or(0)))
-                    .collect())
-            })
-            .await
+        self.pool.read(|db| count_by(db, "SELECT key_id, COUNT(*) FROM (SELECT key_id FROM credentials UNION ALL SELECT key_id FROM integration_credentials WHERE key_id IS NOT NULL) k GROUP BY key_id ORDER BY key_id")).await
     }
 
     async fn credentials_not_under(
@@ -1298,20 +1271,10 @@ impl Store for SqliteStore {
     async fn job_state_counts(&self) -> Result<Vec<(String, u64)>> {
         self.pool
             .read(|db| {
-                let mut stmt = db
-                    .prepare_cached(
-                        "SELECT state, COUNT(*) FROM jobs GROUP BY state ORDER BY state",
-                    )
-                    .map_err(db_error)?;
-                let rows = stmt
-                    .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
-                    .map_err(db_error)?
-                    .collect::<rusqlite::Result<Vec<_>>>()
-                    .map_err(db_error)?;
-                Ok(rows
-                    .into_iter()
-                    .map(|(k, n)| (k, u64::try_from(n).unwrap_or(0)))
-                    .collect())
+                count_by(
+                    db,
+                    "SELECT state, COUNT(*) FROM jobs GROUP BY state ORDER BY state",
+                )
             })
             .await
     }
@@ -1393,6 +1356,20 @@ impl Store for SqliteStore {
             })
             .await
     }
+}
+
+/// `SELECT key, COUNT(*) ... GROUP BY key` as pairs.
+fn count_by(db: &Db, sql: &str) -> Result<Vec<(String, u64)>> {
+    let mut stmt = db.prepare_cached(sql).map_err(db_error)?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+        .map_err(db_error)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(db_error)?;
+    Ok(rows
+        .into_iter()
+        .map(|(k, n)| (k, u64::try_from(n).unwrap_or(0)))
+        .collect())
 }
 
 fn job_row(r: &Row<'_>) -> rusqlite::Result<JobRow> {

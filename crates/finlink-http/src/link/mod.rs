@@ -655,6 +655,51 @@ fn shop_form(
     )
 }
 
+/// A connection form's POST: its fields, the connection, the language, the page path and the
+/// browser, once the CSRF token is checked; or the page to answer instead.
+async fn connection_form(
+    s: &HttpState,
+    company: &str,
+    connection: &str,
+    headers: &HeaderMap,
+    cid: &CorrelationId,
+    body: &Bytes,
+) -> Result<
+    (
+        BTreeMap<String, String>,
+        LinkConnection,
+        &'static str,
+        String,
+        String,
+    ),
+    Box<Response>,
+> {
+    let form = params(body);
+    let lc = match load_connection(s, company, connection).await {
+        Ok(lc) => lc,
+        Err(e) => {
+            return Err(Box::new(error_page(
+                e,
+                "en",
+                &neutral_profile(),
+                "/link",
+                cid,
+            )));
+        }
+    };
+    let lang = lang_of(&form, headers, &lc.profile);
+    let path = connection_path(lc.company.id, lc.connection.id, "start");
+    let b = browser(headers);
+    if !s
+        .app
+        .link_csrf_ok(b.as_deref(), form.get("csrf").map(String::as_str))
+    {
+        return Err(Box::new(csrf_refused(lang, &lc.profile, &path)));
+    }
+    let b = b.unwrap_or_default();
+    Ok((form, lc, lang, path, b))
+}
+
 async fn shop_submit(
     State(s): State<HttpState>,
     Path((company, connection)): Path<(String, String)>,
@@ -662,22 +707,11 @@ async fn shop_submit(
     axum::Extension(cid): axum::Extension<CorrelationId>,
     body: Bytes,
 ) -> Response {
-    let form = params(&body);
-    let lc = match load_connection(&s, &company, &connection).await {
-        Ok(lc) => lc,
-        Err(e) => return error_page(e, "en", &neutral_profile(), "/link", &cid),
-    };
-    let lang = lang_of(&form, &headers, &lc.profile);
-    let path = connection_path(lc.company.id, lc.connection.id, "start");
-    let Some(b) = browser(&headers) else {
-        return csrf_refused(lang, &lc.profile, &path);
-    };
-    if !s
-        .app
-        .link_csrf_ok(Some(&b), form.get("csrf").map(String::as_str))
-    {
-        return csrf_refused(lang, &lc.profile, &path);
-    }
+    let (form, lc, lang, path, b) =
+        match connection_form(&s, &company, &connection, &headers, &cid, &body).await {
+            Ok(x) => x,
+            Err(res) => return *res,
+        };
     let raw = form.get("shop").cloned().unwrap_or_default();
     let back = with_lang(&company_path(lc.company.id), lang);
     // The app checks the address against the integration's shop pattern.
@@ -747,22 +781,11 @@ async fn credentials_submit(
     axum::Extension(cid): axum::Extension<CorrelationId>,
     body: Bytes,
 ) -> Response {
-    let form = params(&body);
-    let lc = match load_connection(&s, &company, &connection).await {
-        Ok(lc) => lc,
-        Err(e) => return error_page(e, "en", &neutral_profile(), "/link", &cid),
-    };
-    let lang = lang_of(&form, &headers, &lc.profile);
-    let path = connection_path(lc.company.id, lc.connection.id, "start");
-    let Some(b) = browser(&headers) else {
-        return csrf_refused(lang, &lc.profile, &path);
-    };
-    if !s
-        .app
-        .link_csrf_ok(Some(&b), form.get("csrf").map(String::as_str))
-    {
-        return csrf_refused(lang, &lc.profile, &path);
-    }
+    let (form, lc, lang, path, b) =
+        match connection_form(&s, &company, &connection, &headers, &cid, &body).await {
+            Ok(x) => x,
+            Err(res) => return *res,
+        };
     let back = with_lang(&company_path(lc.company.id), lang);
     let values: BTreeMap<String, String> = lc
         .integration
