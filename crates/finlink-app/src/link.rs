@@ -34,6 +34,7 @@ use zeroize::Zeroize;
 
 use crate::App;
 use crate::credentials::{SecretFields, seal};
+use crate::migration::Actor;
 use crate::oauth_apps::shop_field;
 
 /// The languages the Link pages speak; the first is the default.
@@ -294,7 +295,7 @@ impl App {
                         other.platform_name, integ.name
                     ),
                 )
-                .await?;
+                .await;
             }
         }
         self.create_connection(client, company, &integ.key).await
@@ -404,7 +405,7 @@ impl App {
             "success",
             format!("authorization started at {}", integ.name),
         )
-        .await?;
+        .await;
         Ok(url.into())
     }
 
@@ -682,7 +683,7 @@ impl App {
                 lc.integration.name
             ),
         )
-        .await?;
+        .await;
         Ok(LinkStep::StartOver {
             company_id: lc.company.id,
             lang: flow.lang,
@@ -809,7 +810,7 @@ impl App {
                     "failure",
                     format!("{} refused the submitted credentials", integ.name),
                 )
-                .await?;
+                .await;
                 return Err(match e {
                     OAuthError::Rejected { .. } => Error::invalid(
                         "credentials",
@@ -828,7 +829,7 @@ impl App {
         }
         let linked = self
             .store_migrated(
-                &crate::migration::Actor::Link,
+                &Actor::Link,
                 &lc.connection,
                 integ,
                 input,
@@ -1273,29 +1274,33 @@ impl App {
         outcome: &str,
         detail: String,
     ) -> AuditEntry {
-        AuditEntry {
-            id: uuid::Uuid::now_v7(),
-            client_id: connection.client_id,
-            actor: String::from("link"),
-            action: action.to_owned(),
-            company_id: Some(connection.company_id),
-            connection_id: Some(connection.id),
-            outcome: outcome.to_owned(),
-            detail: Some(detail),
-            at: self.clock.now(),
-        }
+        self.audit_record(
+            &Actor::Link,
+            connection.client_id,
+            (Some(connection.company_id), Some(connection.id)),
+            action,
+            outcome,
+            detail,
+        )
     }
 
+    /// Audits a Link step that has no transaction of its own (a failure to audit is logged).
     async fn link_audit(
         &self,
         connection: &Connection,
         action: &str,
         outcome: &str,
         detail: String,
-    ) -> Result<()> {
-        self.store
-            .insert_audit(&self.audit_entry(connection, action, outcome, detail))
-            .await
+    ) {
+        self.audit(
+            &Actor::Link,
+            connection.client_id,
+            (Some(connection.company_id), Some(connection.id)),
+            action,
+            outcome,
+            detail,
+        )
+        .await;
     }
 }
 

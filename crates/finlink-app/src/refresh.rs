@@ -291,6 +291,29 @@ impl App {
         })
     }
 
+    /// An audit record stamped now (for writes that carry it in their own transaction).
+    pub(crate) fn audit_record(
+        &self,
+        actor: &Actor,
+        client: ClientId,
+        (company, connection): (Option<CompanyId>, Option<ConnectionId>),
+        action: &str,
+        outcome: &str,
+        detail: String,
+    ) -> AuditEntry {
+        AuditEntry {
+            id: uuid::Uuid::now_v7(),
+            client_id: client,
+            actor: actor.label(),
+            action: action.to_owned(),
+            company_id: company,
+            connection_id: connection,
+            outcome: outcome.to_owned(),
+            detail: Some(detail),
+            at: self.clock.now(),
+        }
+    }
+
     /// Appends to the audit log; a failure to audit is logged, not raised (the change it
     /// describes has already happened).
     pub async fn audit(
@@ -302,17 +325,14 @@ impl App {
         outcome: &str,
         detail: String,
     ) {
-        let entry = AuditEntry {
-            id: uuid::Uuid::now_v7(),
-            client_id: client,
-            actor: actor.label(),
-            action: action.to_owned(),
-            company_id: company,
-            connection_id: connection,
-            outcome: outcome.to_owned(),
-            detail: Some(detail),
-            at: self.clock.now(),
-        };
+        let entry = self.audit_record(
+            actor,
+            client,
+            (company, connection),
+            action,
+            outcome,
+            detail,
+        );
         if let Err(e) = self.store.insert_audit(&entry).await {
             tracing::error!(error = %e, action, "could not write the audit log");
         }

@@ -65,11 +65,11 @@ pub fn router() -> Router<HttpState> {
         .route(finlink_app::link::CALLBACK_PATH, get(callback))
         .route(
             "/link/flows/{flow}/organisation",
-            get(organisation_page).post(organisation_submit),
+            get(flow_step_page).post(organisation_submit),
         )
         .route(
             "/link/flows/{flow}/confirm",
-            get(confirm_page).post(confirm_submit),
+            get(flow_step_page).post(confirm_submit),
         )
         .route("/link/assets/link.css", get(stylesheet))
         .route("/link/assets/theme/{file}", get(theme))
@@ -1029,7 +1029,8 @@ async fn flow_page(
     }
 }
 
-async fn organisation_page(
+/// `GET` of a flow's organisation or confirmation page: the flow's stage decides which.
+async fn flow_step_page(
     State(s): State<HttpState>,
     Path(flow): Path<String>,
     headers: HeaderMap,
@@ -1038,13 +1039,22 @@ async fn organisation_page(
     flow_page(&s, &flow, &headers, &cid, false).await
 }
 
-async fn confirm_page(
-    State(s): State<HttpState>,
-    Path(flow): Path<String>,
-    headers: HeaderMap,
-    axum::Extension(cid): axum::Extension<CorrelationId>,
-) -> Response {
-    flow_page(&s, &flow, &headers, &cid, false).await
+/// A checked flow form: its fields, the fallback language, the browser.
+type FlowForm = (BTreeMap<String, String>, &'static str, Option<String>);
+
+/// A flow form's POST: its fields, the fallback language and the browser, once the CSRF token is
+/// checked; or the page to answer instead.
+fn flow_form(s: &HttpState, headers: &HeaderMap, body: &Bytes) -> Result<FlowForm, Box<Response>> {
+    let form = params(body);
+    let lang = lang_of(&BTreeMap::new(), headers, &Profile::default());
+    let b = browser(headers);
+    if !s
+        .app
+        .link_csrf_ok(b.as_deref(), form.get("csrf").map(String::as_str))
+    {
+        return Err(Box::new(csrf_refused(lang, &neutral_profile(), "/link")));
+    }
+    Ok((form, lang, b))
 }
 
 async fn organisation_submit(
@@ -1054,15 +1064,10 @@ async fn organisation_submit(
     axum::Extension(cid): axum::Extension<CorrelationId>,
     body: Bytes,
 ) -> Response {
-    let form = params(&body);
-    let lang = lang_of(&BTreeMap::new(), &headers, &Profile::default());
-    let b = browser(&headers);
-    if !s
-        .app
-        .link_csrf_ok(b.as_deref(), form.get("csrf").map(String::as_str))
-    {
-        return csrf_refused(lang, &neutral_profile(), "/link");
-    }
+    let (form, lang, b) = match flow_form(&s, &headers, &body) {
+        Ok(x) => x,
+        Err(res) => return *res,
+    };
     let org = form
         .get("organisation")
         .map(String::as_str)
@@ -1085,15 +1090,10 @@ async fn confirm_submit(
     axum::Extension(cid): axum::Extension<CorrelationId>,
     body: Bytes,
 ) -> Response {
-    let form = params(&body);
-    let lang = lang_of(&BTreeMap::new(), &headers, &Profile::default());
-    let b = browser(&headers);
-    if !s
-        .app
-        .link_csrf_ok(b.as_deref(), form.get("csrf").map(String::as_str))
-    {
-        return csrf_refused(lang, &neutral_profile(), "/link");
-    }
+    let (form, lang, b) = match flow_form(&s, &headers, &body) {
+        Ok(x) => x,
+        Err(res) => return *res,
+    };
     let yes = match form.get("answer").map(String::as_str) {
         Some("yes") => true,
         Some("no") => false,
