@@ -103,7 +103,11 @@ async fn seed(n: usize, ids_file: PathBuf) -> anyhow::Result<()> {
             ids.push(company.id.to_string());
         }
         let store = store.clone();
-        pending.push(async move { store.insert_company(&company).await });
+        pending.push(async move {
+            store
+                .insert_company(&company, &finlink_store::Effects::none())
+                .await
+        });
         if pending.len() >= concurrency
             && let Some(r) = pending.next().await
         {

@@ -56,7 +56,13 @@ impl App {
             consumer_id: None,
             connections: Vec::new(),
         };
-        self.store.insert_company(&company).await?;
+        let effects = finlink_store::Effects {
+            events: vec![
+                self.company_event(finlink_domain::event::types::COMPANY_CREATED, &company),
+            ],
+            jobs: Vec::new(),
+        };
+        self.store.insert_company(&company, &effects).await?;
         tracing::info!(company_id = %company.id, "company created");
         Ok(company)
     }
@@ -124,7 +130,14 @@ impl App {
 
     /// Deletes a company and its connections.
     pub async fn delete_company(&self, client: ClientId, id: CompanyId) -> Result<()> {
-        if self.store.delete_company(client, id).await? {
+        let company = self.get_company(client, id).await?;
+        let effects = finlink_store::Effects {
+            events: vec![
+                self.company_event(finlink_domain::event::types::COMPANY_DELETED, &company),
+            ],
+            jobs: Vec::new(),
+        };
+        if self.store.delete_company(client, id, &effects).await? {
             tracing::info!(company_id = %id, "company deleted");
             Ok(())
         } else {

@@ -45,8 +45,18 @@ impl App {
             last_sync: None,
             errors: Vec::new(),
             connection_info: None,
+            refresh: Default::default(),
         };
-        match self.store.insert_connection(&connection).await? {
+        let company_row = self.get_company(client, company).await?;
+        let effects = finlink_store::Effects {
+            events: vec![self.connection_event(
+                finlink_domain::event::types::CONNECTION_CREATED,
+                &company_row,
+                &connection,
+            )],
+            jobs: Vec::new(),
+        };
+        match self.store.insert_connection(&connection, &effects).await? {
             ConnectionInsert::Inserted => {
                 tracing::info!(company_id = %company, connection_id = %connection.id, platform = %integ.key, "connection created");
                 Ok(connection)
@@ -114,13 +124,26 @@ impl App {
         let current = self.get_connection(client, company, id).await?;
         match current.status {
             ConnectionStatus::Unlinked => Ok(current),
-            ConnectionStatus::Linked => self
-                .store
-                .set_connection_status(client, company, id, status, self.clock.now())
-                .await?
-                .ok_or_else(|| Error::NotFound {
-                    message: format!("Data connection {id} not found."),
-                }),
+            ConnectionStatus::Linked => {
+                let now = self.clock.now();
+                let company_row = self.get_company(client, company).await?;
+                let mut after = current.clone();
+                after.status = status;
+                after.modified = now;
+                let effects = finlink_store::Effects {
+                    events: crate::events::status_event(current.status, status)
+                        .map(|t| self.connection_event(t, &company_row, &after))
+                        .into_iter()
+                        .collect(),
+                    jobs: Vec::new(),
+                };
+                self.store
+                    .set_connection_status(client, company, id, status, now, &effects)
+                    .await?
+                    .ok_or_else(|| Error::NotFound {
+                        message: format!("Data connection {id} not found."),
+                    })
+            }
             other => Err(Error::invalid(
                 "status",
                 "UpdateConnectionStatus",
@@ -135,7 +158,25 @@ impl App {
         company: CompanyId,
         id: ConnectionId,
     ) -> Result<()> {
-        if self.store.delete_connection(client, company, id).await? {
+        let company_row = self.get_company(client, company).await?;
+        let Some(conn) = company_row.connections.iter().find(|c| c.id == id) else {
+            return Err(Error::NotFound {
+                message: format!("Data connection {id} not found for company {company}."),
+            });
+        };
+        let effects = finlink_store::Effects {
+            events: vec![self.connection_event(
+                finlink_domain::event::types::CONNECTION_DELETED,
+                &company_row,
+                conn,
+            )],
+            jobs: Vec::new(),
+        };
+        if self
+            .store
+            .delete_connection(client, company, id, &effects)
+            .await?
+        {
             tracing::info!(company_id = %company, connection_id = %id, "connection deleted");
             return Ok(());
         }

@@ -8,7 +8,10 @@ pub mod clients;
 pub mod companies;
 pub mod connections;
 pub mod credentials;
+pub mod events;
 pub mod integrations;
+pub mod jobs;
+pub mod lifecycle;
 pub mod link;
 pub mod migration;
 pub mod oauth_apps;
@@ -38,6 +41,8 @@ pub struct AppSettings {
     pub sandbox_enabled: bool,
     /// How finlink reaches itself (the built-in sandbox's token endpoint): `http://` + the bound address.
     pub internal_url: String,
+    /// Refresh scheduling and the failure lifecycle.
+    pub lifecycle: lifecycle::LifecycleSettings,
 }
 
 /// The operator's OAuth app at one platform.

@@ -283,8 +283,17 @@ impl App {
                         other.platform_name
                     )));
                 }
+                let company_row = self.get_company(client, company).await?;
+                let effects = finlink_store::Effects {
+                    events: vec![self.connection_event(
+                        finlink_domain::event::types::CONNECTION_DELETED,
+                        &company_row,
+                        other,
+                    )],
+                    jobs: Vec::new(),
+                };
                 self.store
-                    .delete_connection(client, company, other.id)
+                    .delete_connection(client, company, other.id, &effects)
                     .await?;
                 self.link_audit(
                     other,
@@ -1074,7 +1083,14 @@ impl App {
                 if reconnect { " (reconnected)" } else { "" }
             ),
         );
-        let linked = match self.store.store_credentials(&creds, &update, &audit).await {
+        let effects = self
+            .credentials_effects(&lc.connection, integ, &creds)
+            .await?;
+        let linked = match self
+            .store
+            .store_credentials(&creds, &update, &audit, &effects)
+            .await
+        {
             Ok(Some(c)) => c,
             Ok(None) => {
                 // The connection was deleted meanwhile: give the grant back.

@@ -24,6 +24,8 @@ pub enum Actor {
     Cli,
     /// The business, through the hosted Link pages.
     Link,
+    /// A background job (proactive refresh, retention).
+    Worker,
 }
 
 impl Actor {
@@ -32,6 +34,7 @@ impl Actor {
             Actor::ApiKey(id) => format!("apiKey:{id}"),
             Actor::Cli => String::from("cli"),
             Actor::Link => String::from("link"),
+            Actor::Worker => String::from("worker"),
         }
     }
 }
@@ -269,9 +272,10 @@ impl App {
             )),
             at: now,
         };
+        let effects = self.credentials_effects(existing, integ, &creds).await?;
         let linked = self
             .store
-            .store_credentials(&creds, &update, &audit)
+            .store_credentials(&creds, &update, &audit, &effects)
             .await?
             .ok_or_else(|| Error::NotFound {
                 message: format!("Data connection {} not found.", existing.id),

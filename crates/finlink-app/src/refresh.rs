@@ -218,8 +218,16 @@ impl App {
                     updated: now,
                     ..current.clone()
                 };
-                // The rotated refresh token is stored with a compare-and-swap: two writers never both win.
-                if !self.store.swap_credentials(&next, current.version).await? {
+                // The rotated refresh token is stored with a compare-and-swap: two writers never
+                // both win. The same transaction closes a failure cycle and schedules the next
+                // proactive refresh.
+                let fresh = self.get_connection(client, company, connection).await?;
+                let (write, effects) = self.refresh_success_write(&fresh, integ, &next).await?;
+                if !self
+                    .store
+                    .swap_credentials(&next, current.version, write.as_ref(), &effects)
+                    .await?
+                {
                     return Err(Error::internal(format!(
                         "credentials of {connection} changed during a refresh"
                     )));
@@ -261,6 +269,8 @@ impl App {
                     format!("the provider rejected the grant ({reason})"),
                 )
                 .await;
+                self.record_refresh_failure(client, company, connection, true, &reason)
+                    .await?;
                 Ok(RefreshOutcome::Rejected { reason })
             }
             Err(OAuthError::Transient { reason, .. }) => {
@@ -273,6 +283,8 @@ impl App {
                     format!("the provider failed for now ({reason})"),
                 )
                 .await;
+                self.record_refresh_failure(client, company, connection, false, &reason)
+                    .await?;
                 Ok(RefreshOutcome::Transient { reason })
             }
             Err(OAuthError::Internal(e)) => Err(Error::internal(e)),

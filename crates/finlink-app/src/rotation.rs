@@ -45,7 +45,11 @@ impl App {
                 sealed,
                 ..row.clone()
             };
-            if self.store.swap_credentials(&next, row.version).await? {
+            if self
+                .store
+                .swap_credentials(&next, row.version, None, &finlink_store::Effects::none())
+                .await?
+            {
                 report.resealed += 1;
             } else {
                 report.skipped += 1;

@@ -159,7 +159,13 @@ impl App {
             consumer_id: Some(consumer_id.to_owned()),
             connections: Vec::new(),
         };
-        match self.store.insert_company(&company).await {
+        let effects = finlink_store::Effects {
+            events: vec![
+                self.company_event(finlink_domain::event::types::COMPANY_CREATED, &company),
+            ],
+            jobs: Vec::new(),
+        };
+        match self.store.insert_company(&company, &effects).await {
             Ok(()) => Ok(company),
             // Another request created it first (the consumer id is unique per client).
             Err(e) => match self

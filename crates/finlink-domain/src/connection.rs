@@ -128,4 +128,60 @@ pub struct Connection {
     pub errors: Vec<ConnectionError>,
     /// Non-secret provider settings (realm id, tenant id, shop domain, ...).
     pub connection_info: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Where the connection's token refreshes stand.
+    pub refresh: RefreshHealth,
+}
+
+/// A connection's token-refresh failure cycle. A cycle opens at the first failed refresh of
+/// healthy credentials and closes at the next success (recovered) or when the retention window
+/// runs out (the credentials are deleted).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RefreshHealth {
+    /// When the open cycle began; None when refreshes are healthy.
+    pub failing_since: Option<Timestamp>,
+    /// The last failed refresh (kept after recovery, as Apideck's `last_refresh_failed_at`).
+    pub last_failed_at: Option<Timestamp>,
+    /// When the credentials of a rejected grant are deleted unless a refresh succeeds first
+    /// (Apideck's `credentials_expire_at`); None when no retention window runs.
+    pub credentials_expire_at: Option<Timestamp>,
+    /// The retention window ran out and the credentials were deleted.
+    pub revoked: bool,
+}
+
+/// Apideck's connection `health`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Health {
+    Ok,
+    PendingRefresh,
+    NeedsAuth,
+    Revoked,
+}
+
+impl Health {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::Ok => "ok",
+            Health::PendingRefresh => "pending_refresh",
+            Health::NeedsAuth => "needs_auth",
+            Health::Revoked => "revoked",
+        }
+    }
+}
+
+impl Connection {
+    /// `ok` when linked and refreshing fine; `pending_refresh` while a failure cycle is open
+    /// (the credentials are kept); `needs_auth` before the business has authorised; `revoked`
+    /// when the grant is gone (retention ran out, or the business unlinked).
+    pub fn health(&self) -> Health {
+        if self.refresh.failing_since.is_some() {
+            return Health::PendingRefresh;
+        }
+        match self.status {
+            ConnectionStatus::PendingAuth => Health::NeedsAuth,
+            ConnectionStatus::Linked => Health::Ok,
+            ConnectionStatus::Unlinked => Health::Revoked,
+            ConnectionStatus::Deauthorized if self.refresh.revoked => Health::Revoked,
+            ConnectionStatus::Deauthorized => Health::NeedsAuth,
+        }
+    }
 }

@@ -71,6 +71,9 @@ pub struct OAuthSettings {
     /// Access-token lifetime to assume when the platform sends no `expires_in`.
     #[serde(default)]
     pub default_token_lifetime_secs: Option<u64>,
+    /// How long before the access token expires the proactive refresh runs (default 600).
+    #[serde(default)]
+    pub refresh_margin_secs: Option<u64>,
     /// Query parameters the platform adds to the callback that finlink must keep
     /// as provider settings (QuickBooks: `realmId`).
     #[serde(default)]

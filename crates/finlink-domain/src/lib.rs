@@ -8,6 +8,7 @@ pub mod company;
 pub mod connection;
 pub mod credentials;
 pub mod error;
+pub mod event;
 pub mod ids;
 pub mod integration;
 pub mod job;

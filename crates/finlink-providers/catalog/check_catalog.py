@@ -32,7 +32,7 @@ REQUIRED_TOP_LEVEL = {"key", "slug", "name", "source_type", "auth_type"}
 OAUTH_KEYS = {
     "authorize_url", "token_url", "revoke_url", "identity_url", "scopes", "scope_separator",
     "client_auth", "pkce", "rotating_refresh_tokens", "refresh_token_idle_days",
-    "refresh_token_max_days", "default_token_lifetime_secs", "callback_params", "tenant_selection",
+    "refresh_token_max_days", "default_token_lifetime_secs", "refresh_margin_secs", "callback_params", "tenant_selection",
     "per_shop_urls", "extra_authorize_params", "identity_id_field", "identity_name_field",
     "shop_pattern",
 }
@@ -77,7 +77,7 @@ OAUTH_TYPES = {
     "authorize_url": str, "token_url": str, "revoke_url": str, "identity_url": str, "scopes": list,
     "scope_separator": str, "client_auth": str, "pkce": bool, "rotating_refresh_tokens": bool,
     "refresh_token_idle_days": int, "refresh_token_max_days": int,
-    "default_token_lifetime_secs": int, "callback_params": list, "tenant_selection": bool,
+    "default_token_lifetime_secs": int, "refresh_margin_secs": int, "callback_params": list, "tenant_selection": bool,
     "per_shop_urls": bool, "extra_authorize_params": dict, "identity_id_field": str,
     "identity_name_field": str, "shop_pattern": str,
 }

@@ -11,6 +11,7 @@ use finlink_domain::client::Client;
 use finlink_domain::company::Company;
 use finlink_domain::connection::{Connection, ConnectionError, ConnectionStatus, SourceType};
 use finlink_domain::credentials::{AuditEntry, SealedCredentials};
+use finlink_domain::event::Event;
 use finlink_domain::ids::{ApiKeyId, ClientId, CompanyId, ConnectionId};
 use finlink_domain::job::{Job, NewJob};
 use finlink_domain::link::{IntegrationCredentials, LinkFlow};
@@ -24,6 +25,7 @@ use finlink_store::rows::{
     CompanyRow, ConnectionRow, PROFILE_COLUMNS, ProfileRow, attach_connections,
 };
 use finlink_store::rows::{AUDIT_COLUMNS, AuditRow, CREDENTIAL_COLUMNS, CredentialsRow};
+use finlink_store::rows::{CONNECTION_INSERT_COLUMNS, EVENT_COLUMNS, EventRow};
 use finlink_store::rows::{
     INTEGRATION_CREDENTIAL_COLUMNS, IntegrationCredentialsRow, LINK_FLOW_COLUMNS, LinkFlowRow,
     errors_json,
@@ -31,6 +33,7 @@ use finlink_store::rows::{
 use finlink_store::rows::{JOB_COLUMNS, JobRow, job_error};
 use finlink_store::sql::{self, Dialect, Param, SqlBuilder};
 use finlink_store::{ApiKeyInsert, ConnectionInsert, ListQuery, Store};
+use finlink_store::{ConnectionWrite, Effects, EventFilter};
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::query::Query;
 use sqlx::{PgPool, Postgres, Row};
@@ -40,6 +43,12 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// The `NOTIFY` channel new jobs are announced on (one per schema).
+    channel: String,
+    /// One `LISTEN`ing connection per process, opened on first wait.
+    listener: std::sync::Arc<tokio::sync::Mutex<Option<sqlx::postgres::PgListener>>>,
+    /// Woken when this process enqueues a job.
+    jobs_ready: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -105,12 +114,126 @@ impl PostgresStore {
             .run(&pool)
             .await
             .map_err(|e| Error::internal(format!("PostgreSQL migrations failed: {e}")))?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            channel: format!("finlink_jobs_{}", schema.unwrap_or("public")),
+            listener: std::sync::Arc::new(tokio::sync::Mutex::new(None)),
+            jobs_ready: std::sync::Arc::default(),
+        })
     }
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+
+    /// Writes `effects` in `tx`, announcing new jobs to every process's workers at commit.
+    async fn write_effects(&self, tx: &mut sqlx::PgConnection, effects: &Effects) -> Result<()> {
+        for e in &effects.events {
+            let r = EventRow::from_domain(e);
+            sqlx::query(&format!(
+                "INSERT INTO events ({EVENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            ))
+            .bind(&r.id)
+            .bind(&r.client_id)
+            .bind(&r.event_type)
+            .bind(&r.company_id)
+            .bind(&r.connection_id)
+            .bind(&r.payload)
+            .bind(r.occurred_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        }
+        for j in &effects.jobs {
+            enqueue_job_on(&mut *tx, j).await?;
+        }
+        if !effects.jobs.is_empty() {
+            sqlx::query("SELECT pg_notify($1, '')")
+                .bind(&self.channel)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        }
+        Ok(())
+    }
+
+    /// Commits and wakes this process's workers when jobs were written.
+    async fn commit_with(
+        &self,
+        tx: sqlx::Transaction<'_, Postgres>,
+        effects: &Effects,
+    ) -> Result<()> {
+        tx.commit().await.map_err(db_error)?;
+        if !effects.jobs.is_empty() {
+            self.jobs_ready.notify_waiters();
+        }
+        Ok(())
+    }
+}
+
+async fn enqueue_job_on<'e>(ex: impl sqlx::PgExecutor<'e>, job: &NewJob) -> Result<bool> {
+    let n = sqlx::query(
+        "INSERT INTO jobs (id, kind, payload, run_at, attempts, max_attempts, state, fence, \
+         idempotency_key, concurrency_key, created, updated) \
+         VALUES ($1, $2, $3, $4, 0, $5, 'queued', 0, $6, $7, $8, $8) \
+         ON CONFLICT (idempotency_key) DO NOTHING",
+    )
+    .bind(job.id.to_string())
+    .bind(&job.kind)
+    .bind(&job.payload)
+    .bind(job.run_at.as_millis())
+    .bind(i64::from(job.max_attempts))
+    .bind(&job.idempotency_key)
+    .bind(&job.concurrency_key)
+    .bind(job.created.as_millis())
+    .execute(ex)
+    .await
+    .map_err(db_error)?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+/// Applies a [`ConnectionWrite`] and returns the connection; None when it does not exist.
+async fn apply_connection_write(
+    tx: &mut sqlx::PgConnection,
+    client: &str,
+    company: &str,
+    id: &str,
+    w: &ConnectionWrite,
+) -> Result<Option<Connection>> {
+    let refresh = w.refresh.as_ref();
+    let row = sqlx::query(&format!(
+        "UPDATE connections dc SET status = COALESCE($4, dc.status), errors = COALESCE($5, dc.errors), \
+         refresh_failing_since = CASE WHEN $6 THEN $7 ELSE dc.refresh_failing_since END, \
+         refresh_last_failed_at = CASE WHEN $6 THEN $8 ELSE dc.refresh_last_failed_at END, \
+         credentials_expire_at = CASE WHEN $6 THEN $9 ELSE dc.credentials_expire_at END, \
+         refresh_revoked = CASE WHEN $6 THEN $10 ELSE dc.refresh_revoked END, modified = $11 \
+         WHERE dc.id = $1 AND dc.client_id = $2 AND dc.company_id = $3 RETURNING {CONNECTION_COLUMNS}"
+    ))
+    .bind(id)
+    .bind(client)
+    .bind(company)
+    .bind(w.status.map(|s| s.as_str()))
+    .bind(w.errors.as_deref().map(errors_json))
+    .bind(refresh.is_some())
+    .bind(refresh.and_then(|h| h.failing_since).map(Timestamp::as_millis))
+    .bind(refresh.and_then(|h| h.last_failed_at).map(Timestamp::as_millis))
+    .bind(refresh.and_then(|h| h.credentials_expire_at).map(Timestamp::as_millis))
+    .bind(refresh.is_some_and(|h| h.revoked))
+    .bind(w.at.as_millis())
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(db_error)?;
+    let Some(row) = row else { return Ok(None) };
+    if w.drop_credentials {
+        sqlx::query("DELETE FROM credentials WHERE connection_id = $1 AND client_id = $2")
+            .bind(id)
+            .bind(client)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+    }
+    Ok(Some(connection_row(&row)?.into_domain()?))
 }
 
 fn bind_all<'q>(
@@ -250,6 +373,10 @@ fn connection_row_at(r: &PgRow, at: usize) -> Result<ConnectionRow> {
         last_sync: get(r, at + 11)?,
         errors: get(r, at + 12)?,
         connection_info: get(r, at + 13)?,
+        refresh_failing_since: get(r, at + 14)?,
+        refresh_last_failed_at: get(r, at + 15)?,
+        credentials_expire_at: get(r, at + 16)?,
+        refresh_revoked: get(r, at + 17)?,
     })
 }
 
@@ -522,7 +649,7 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    async fn insert_company(&self, company: &Company) -> Result<()> {
+    async fn insert_company(&self, company: &Company, effects: &Effects) -> Result<()> {
         let r = CompanyRow::from_domain(company);
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         sqlx::query(
@@ -550,7 +677,8 @@ impl Store for PostgresStore {
             .await
             .map_err(db_error)?;
         write_tags(&mut tx, company).await?;
-        tx.commit().await.map_err(db_error)
+        self.write_effects(&mut tx, effects).await?;
+        self.commit_with(tx, effects).await
     }
 
     async fn company_owner(&self, id: CompanyId) -> Result<Option<ClientId>> {
@@ -621,7 +749,12 @@ impl Store for PostgresStore {
         Ok(true)
     }
 
-    async fn delete_company(&self, client: ClientId, id: CompanyId) -> Result<bool> {
+    async fn delete_company(
+        &self,
+        client: ClientId,
+        id: CompanyId,
+        effects: &Effects,
+    ) -> Result<bool> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         let n = sqlx::query("DELETE FROM companies WHERE id = $1 AND client_id = $2")
             .bind(id.to_string())
@@ -637,8 +770,9 @@ impl Store for PostgresStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(db_error)?;
+            self.write_effects(&mut tx, effects).await?;
         }
-        tx.commit().await.map_err(db_error)?;
+        self.commit_with(tx, effects).await?;
         Ok(n > 0)
     }
 
@@ -683,7 +817,11 @@ impl Store for PostgresStore {
         })
     }
 
-    async fn insert_connection(&self, connection: &Connection) -> Result<ConnectionInsert> {
+    async fn insert_connection(
+        &self,
+        connection: &Connection,
+        effects: &Effects,
+    ) -> Result<ConnectionInsert> {
         let r = ConnectionRow::from_domain(connection);
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         let exists =
@@ -699,7 +837,7 @@ impl Store for PostgresStore {
         let inserted = sqlx::query(&format!(
             "INSERT INTO connections ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
              ON CONFLICT (company_id) WHERE source_type = 'Accounting' DO NOTHING",
-            CONNECTION_COLUMNS.replace("dc.", "")
+            CONNECTION_INSERT_COLUMNS
         ))
         .bind(&r.id)
         .bind(&r.client_id)
@@ -741,7 +879,8 @@ impl Store for PostgresStore {
             }
             return Err(Error::internal("connection insert affected no rows"));
         }
-        tx.commit().await.map_err(db_error)?;
+        self.write_effects(&mut tx, effects).await?;
+        self.commit_with(tx, effects).await?;
         Ok(ConnectionInsert::Inserted)
     }
 
@@ -798,7 +937,9 @@ impl Store for PostgresStore {
         id: ConnectionId,
         status: ConnectionStatus,
         at: Timestamp,
+        effects: &Effects,
     ) -> Result<Option<Connection>> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
         let row = sqlx::query(&format!(
             "UPDATE connections dc SET status = $4, modified = $5 WHERE dc.id = $1 AND dc.client_id = $2 \
              AND dc.company_id = $3 RETURNING {CONNECTION_COLUMNS}"
@@ -808,10 +949,39 @@ impl Store for PostgresStore {
         .bind(company.to_string())
         .bind(status.as_str())
         .bind(at.as_millis())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(db_error)?;
-        row.map(|r| connection_row(&r)?.into_domain()).transpose()
+        let Some(row) = row else { return Ok(None) };
+        let connection = connection_row(&row)?.into_domain()?;
+        self.write_effects(&mut tx, effects).await?;
+        self.commit_with(tx, effects).await?;
+        Ok(Some(connection))
+    }
+
+    async fn update_connection(
+        &self,
+        client: ClientId,
+        company: CompanyId,
+        id: ConnectionId,
+        write: &ConnectionWrite,
+        effects: &Effects,
+    ) -> Result<Option<Connection>> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let Some(connection) = apply_connection_write(
+            &mut tx,
+            &client.to_string(),
+            &company.to_string(),
+            &id.to_string(),
+            write,
+        )
+        .await?
+        else {
+            return Ok(None);
+        };
+        self.write_effects(&mut tx, effects).await?;
+        self.commit_with(tx, effects).await?;
+        Ok(Some(connection))
     }
 
     async fn delete_connection(
@@ -819,17 +989,23 @@ impl Store for PostgresStore {
         client: ClientId,
         company: CompanyId,
         id: ConnectionId,
+        effects: &Effects,
     ) -> Result<bool> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
         let n = sqlx::query(
             "DELETE FROM connections WHERE id = $1 AND client_id = $2 AND company_id = $3",
         )
         .bind(id.to_string())
         .bind(client.to_string())
         .bind(company.to_string())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(db_error)?
         .rows_affected();
+        if n > 0 {
+            self.write_effects(&mut tx, effects).await?;
+        }
+        self.commit_with(tx, effects).await?;
         Ok(n > 0)
     }
 
@@ -838,6 +1014,7 @@ impl Store for PostgresStore {
         credentials: &SealedCredentials,
         update: &ConnectionUpdate,
         audit: &AuditEntry,
+        effects: &Effects,
     ) -> Result<Option<Connection>> {
         let r = CredentialsRow::from_domain(credentials);
         let a = AuditRow::from_domain(audit);
@@ -848,7 +1025,8 @@ impl Store for PostgresStore {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         let updated = sqlx::query(&format!(
             "UPDATE connections dc SET status = $4, modified = $5, connection_info = COALESCE($6, dc.connection_info), \
-             errors = COALESCE($7, dc.errors) \
+             errors = COALESCE($7, dc.errors), refresh_failing_since = NULL, credentials_expire_at = NULL, \
+             refresh_revoked = FALSE \
              WHERE dc.id = $1 AND dc.client_id = $2 AND dc.company_id = $3 RETURNING {CONNECTION_COLUMNS}"
         ))
         .bind(&r.connection_id)
@@ -887,7 +1065,8 @@ impl Store for PostgresStore {
         .await
         .map_err(db_error)?;
         insert_audit_on(&mut *tx, &a).await?;
-        tx.commit().await.map_err(db_error)?;
+        self.write_effects(&mut tx, effects).await?;
+        self.commit_with(tx, effects).await?;
         Ok(Some(connection))
     }
 
@@ -912,8 +1091,11 @@ impl Store for PostgresStore {
         &self,
         credentials: &SealedCredentials,
         expected_version: i64,
+        write: Option<&ConnectionWrite>,
+        effects: &Effects,
     ) -> Result<bool> {
         let r = CredentialsRow::from_domain(credentials);
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
         let n = sqlx::query(
             "UPDATE credentials SET key_id = $3, sealed = $4, token_type = $5, scopes = $6, expires_at = $7, \
              issued_at = $8, needs_refresh = $9, version = version + 1, updated = $10 \
@@ -930,11 +1112,20 @@ impl Store for PostgresStore {
         .bind(r.needs_refresh)
         .bind(r.updated)
         .bind(expected_version)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(db_error)?
         .rows_affected();
-        Ok(n == 1)
+        if n != 1 {
+            return Ok(false);
+        }
+        if let Some(w) = write {
+            apply_connection_write(&mut tx, &r.client_id, &r.company_id, &r.connection_id, w)
+                .await?;
+        }
+        self.write_effects(&mut tx, effects).await?;
+        self.commit_with(tx, effects).await?;
+        Ok(true)
     }
 
     async fn connection_status_counts(&self) -> Result<Vec<(String, u64)>> {
@@ -1176,25 +1367,122 @@ impl Store for PostgresStore {
     }
 
     async fn enqueue_job(&self, job: &NewJob) -> Result<bool> {
-        let n = sqlx::query(
-            "INSERT INTO jobs (id, kind, payload, run_at, attempts, max_attempts, state, fence, \
-             idempotency_key, concurrency_key, created, updated) \
-             VALUES ($1, $2, $3, $4, 0, $5, 'queued', 0, $6, $7, $8, $8) \
-             ON CONFLICT (idempotency_key) DO NOTHING",
-        )
-        .bind(job.id.to_string())
-        .bind(&job.kind)
-        .bind(&job.payload)
-        .bind(job.run_at.as_millis())
-        .bind(i64::from(job.max_attempts))
-        .bind(&job.idempotency_key)
-        .bind(&job.concurrency_key)
-        .bind(job.created.as_millis())
-        .execute(&self.pool)
-        .await
-        .map_err(db_error)?
-        .rows_affected();
-        Ok(n == 1)
+        let effects = Effects {
+            events: Vec::new(),
+            jobs: vec![job.clone()],
+        };
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let added = enqueue_job_on(&mut *tx, job).await?;
+        if added {
+            sqlx::query("SELECT pg_notify($1, '')")
+                .bind(&self.channel)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        }
+        self.commit_with(tx, &effects).await?;
+        Ok(added)
+    }
+
+    async fn wait_for_jobs(&self, timeout: std::time::Duration) {
+        // One task per process listens; others wait for this process's own wake-ups.
+        let Ok(mut guard) = self.listener.try_lock() else {
+            let _ = tokio::time::timeout(timeout, self.jobs_ready.notified()).await;
+            return;
+        };
+        if guard.is_none() {
+            match sqlx::postgres::PgListener::connect_with(&self.pool).await {
+                Ok(mut l) => match l.listen(&self.channel).await {
+                    Ok(()) => *guard = Some(l),
+                    Err(e) => tracing::warn!(error = %e, "jobs: LISTEN failed; polling instead"),
+                },
+                Err(e) => tracing::warn!(error = %e, "jobs: no LISTEN connection; polling instead"),
+            }
+        }
+        let lost = match guard.as_mut() {
+            Some(l) => {
+                tokio::select! {
+                    r = l.recv() => r.is_err(),
+                    _ = self.jobs_ready.notified() => false,
+                    _ = tokio::time::sleep(timeout) => false,
+                }
+            }
+            None => {
+                let _ = tokio::time::timeout(timeout, self.jobs_ready.notified()).await;
+                false
+            }
+        };
+        if lost {
+            *guard = None;
+        }
+    }
+
+    async fn list_events(
+        &self,
+        client: ClientId,
+        filter: &EventFilter,
+        page: PageRequest,
+    ) -> Result<Page<Event>> {
+        let mut where_ = String::from("client_id = $1");
+        let mut args: Vec<String> = vec![client.to_string()];
+        if let Some(t) = &filter.event_type {
+            args.push(t.clone());
+            where_.push_str(&format!(" AND event_type = ${}", args.len()));
+        }
+        if let Some(c) = filter.company {
+            args.push(c.to_string());
+            where_.push_str(&format!(" AND company_id = ${}", args.len()));
+        }
+        if let Some(c) = filter.connection {
+            args.push(c.to_string());
+            where_.push_str(&format!(" AND connection_id = ${}", args.len()));
+        }
+        let count_sql = format!("SELECT COUNT(*) FROM events WHERE {where_}");
+        let mut count = sqlx::query(&count_sql);
+        for a in &args {
+            count = count.bind(a);
+        }
+        let total: i64 = count
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_error)?
+            .try_get(0)
+            .map_err(db_error)?;
+        let list_sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE {where_} ORDER BY id DESC LIMIT ${} OFFSET ${}",
+            args.len() + 1,
+            args.len() + 2
+        );
+        let mut list = sqlx::query(&list_sql);
+        for a in &args {
+            list = list.bind(a);
+        }
+        let rows = list
+            .bind(page.limit() as i64)
+            .bind(page.offset() as i64)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
+        let items = rows
+            .iter()
+            .map(|r| {
+                EventRow {
+                    id: get(r, 0)?,
+                    client_id: get(r, 1)?,
+                    event_type: get(r, 2)?,
+                    company_id: get(r, 3)?,
+                    connection_id: get(r, 4)?,
+                    payload: get(r, 5)?,
+                    occurred_at: get(r, 6)?,
+                }
+                .into_domain()
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page {
+            items,
+            total: u64::try_from(total).unwrap_or(0),
+            request: page,
+        })
     }
 
     async fn claim_jobs(

@@ -17,6 +17,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0003_link", include_str!("../migrations/0003_link.sql")),
     ("0004_leases", include_str!("../migrations/0004_leases.sql")),
     ("0005_jobs", include_str!("../migrations/0005_jobs.sql")),
+    (
+        "0006_events_refresh_health",
+        include_str!("../migrations/0006_events_refresh_health.sql"),
+    ),
 ];
 
 pub fn run(conn: &mut Connection) -> rusqlite::Result<()> {

@@ -6,6 +6,7 @@ use finlink_domain::client::Client;
 use finlink_domain::company::Company;
 use finlink_domain::connection::{Connection, ConnectionError, ConnectionStatus, SourceType};
 use finlink_domain::credentials::{AuditEntry, SealedCredentials};
+use finlink_domain::event::Event;
 use finlink_domain::ids::{ApiKeyId, ClientId, CompanyId, ConnectionId};
 use finlink_domain::job::{Job, NewJob};
 use finlink_domain::link::{IntegrationCredentials, LinkFlow};
@@ -13,12 +14,12 @@ use finlink_domain::paging::Page;
 use finlink_domain::paging::PageRequest;
 use finlink_domain::profile::Profile;
 use finlink_domain::{Error, Result, Timestamp};
-use finlink_store::ConnectionUpdate;
 use finlink_store::rows::{
     API_KEY_COLUMNS, ApiKeyRow, CLIENT_COLUMNS, COMPANY_COLUMNS, CONNECTION_COLUMNS, ClientRow,
     CompanyRow, ConnectionRow, PROFILE_COLUMNS, ProfileRow, attach_connections,
 };
 use finlink_store::rows::{AUDIT_COLUMNS, AuditRow, CREDENTIAL_COLUMNS, CredentialsRow};
+use finlink_store::rows::{CONNECTION_INSERT_COLUMNS, EVENT_COLUMNS, EventRow};
 use finlink_store::rows::{
     INTEGRATION_CREDENTIAL_COLUMNS, IntegrationCredentialsRow, LINK_FLOW_COLUMNS, LinkFlowRow,
     errors_json,
@@ -26,13 +27,18 @@ use finlink_store::rows::{
 use finlink_store::rows::{JOB_COLUMNS, JobRow, job_error};
 use finlink_store::sql::{self, Dialect, Param, SqlBuilder};
 use finlink_store::{ApiKeyInsert, ConnectionInsert, ListQuery, Store};
+use finlink_store::{ConnectionUpdate, ConnectionWrite, Effects, EventFilter};
 use rusqlite::types::Value;
 use rusqlite::{Connection as Db, OptionalExtension, Row, params, params_from_iter};
+use std::sync::Arc;
 
 use crate::pool::{Pool, db_error};
 
 pub struct SqliteStore {
     pool: Pool,
+    /// Woken when this process enqueues a job (SQLite has no cross-process notification;
+    /// other processes find new work by polling).
+    jobs_ready: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -53,8 +59,83 @@ impl SqliteStore {
             .await
             .map_err(|e| Error::internal(format!("sqlite open task: {e}")))?
             .map_err(|e| Error::internal(format!("cannot open the SQLite database: {e}")))?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            jobs_ready: Arc::default(),
+        })
     }
+
+    /// Writes with `effects` in the same transaction, and wakes this process's workers when
+    /// it scheduled jobs.
+    async fn write_with<T: Send + 'static>(
+        &self,
+        effects: &Effects,
+        f: impl FnOnce(&Db) -> Result<(T, bool)> + Send + 'static,
+    ) -> Result<T> {
+        let effects = effects.clone();
+        let wake = !effects.jobs.is_empty();
+        let out = self
+            .pool
+            .write(move |tx| {
+                let (out, apply) = f(tx)?;
+                if apply {
+                    write_effects_tx(tx, &effects)?;
+                }
+                Ok(out)
+            })
+            .await?;
+        if wake {
+            self.jobs_ready.notify_waiters();
+        }
+        Ok(out)
+    }
+}
+
+fn enqueue_job_tx(tx: &Db, j: &NewJob) -> Result<bool> {
+    let n = tx
+        .prepare_cached(
+            "INSERT INTO jobs (id, kind, payload, run_at, attempts, max_attempts, state, fence, \
+             idempotency_key, concurrency_key, created, updated) \
+             VALUES (?1, ?2, ?3, ?4, 0, ?5, 'queued', 0, ?6, ?7, ?8, ?8) \
+             ON CONFLICT (idempotency_key) DO NOTHING",
+        )
+        .map_err(db_error)?
+        .execute(params![
+            j.id.to_string(),
+            j.kind,
+            j.payload,
+            j.run_at.as_millis(),
+            j.max_attempts,
+            j.idempotency_key,
+            j.concurrency_key,
+            j.created.as_millis()
+        ])
+        .map_err(db_error)?;
+    Ok(n == 1)
+}
+
+fn write_effects_tx(tx: &Db, effects: &Effects) -> Result<()> {
+    for e in &effects.events {
+        let r = EventRow::from_domain(e);
+        tx.prepare_cached(&format!(
+            "INSERT INTO events ({EVENT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+        ))
+        .map_err(db_error)?
+        .execute(params![
+            r.id,
+            r.client_id,
+            r.event_type,
+            r.company_id,
+            r.connection_id,
+            r.payload,
+            r.occurred_at
+        ])
+        .map_err(db_error)?;
+    }
+    for j in &effects.jobs {
+        enqueue_job_tx(tx, j)?;
+    }
+    Ok(())
 }
 
 fn values(params: Vec<Param>) -> Vec<Value> {
@@ -120,6 +201,10 @@ fn connection_row(r: &Row<'_>) -> rusqlite::Result<ConnectionRow> {
         last_sync: r.get(11)?,
         errors: r.get(12)?,
         connection_info: r.get(13)?,
+        refresh_failing_since: r.get(14)?,
+        refresh_last_failed_at: r.get(15)?,
+        credentials_expire_at: r.get(16)?,
+        refresh_revoked: r.get(17)?,
     })
 }
 
@@ -229,6 +314,59 @@ fn insert_audit_tx(db: &Db, a: &AuditRow) -> Result<()> {
     ])
     .map_err(db_error)?;
     Ok(())
+}
+
+/// Applies a [`ConnectionWrite`]; false when the connection does not exist.
+fn apply_connection_write(
+    tx: &Db,
+    client: &str,
+    company: &str,
+    id: &str,
+    w: &ConnectionWrite,
+) -> Result<bool> {
+    let errors = w.errors.as_deref().map(errors_json);
+    let refresh = w.refresh.as_ref();
+    let n = tx
+        .prepare_cached(
+            "UPDATE connections SET status = COALESCE(?4, status), errors = COALESCE(?5, errors), \
+             refresh_failing_since = CASE WHEN ?6 THEN ?7 ELSE refresh_failing_since END, \
+             refresh_last_failed_at = CASE WHEN ?6 THEN ?8 ELSE refresh_last_failed_at END, \
+             credentials_expire_at = CASE WHEN ?6 THEN ?9 ELSE credentials_expire_at END, \
+             refresh_revoked = CASE WHEN ?6 THEN ?10 ELSE refresh_revoked END, modified = ?11 \
+             WHERE id = ?1 AND client_id = ?2 AND company_id = ?3",
+        )
+        .map_err(db_error)?
+        .execute(params![
+            id,
+            client,
+            company,
+            w.status.map(|s| s.as_str()),
+            errors,
+            refresh.is_some(),
+            refresh
+                .and_then(|h| h.failing_since)
+                .map(Timestamp::as_millis),
+            refresh
+                .and_then(|h| h.last_failed_at)
+                .map(Timestamp::as_millis),
+            refresh
+                .and_then(|h| h.credentials_expire_at)
+                .map(Timestamp::as_millis),
+            refresh.is_some_and(|h| h.revoked),
+            w.at.as_millis()
+        ])
+        .map_err(db_error)?;
+    if n == 0 {
+        return Ok(false);
+    }
+    if w.drop_credentials {
+        tx.execute(
+            "DELETE FROM credentials WHERE connection_id = ?1 AND client_id = ?2",
+            params![id, client],
+        )
+        .map_err(db_error)?;
+    }
+    Ok(true)
 }
 
 fn get_connection_tx(db: &Db, client: &str, company: &str, id: &str) -> Result<Option<Connection>> {
@@ -430,11 +568,10 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn insert_company(&self, company: &Company) -> Result<()> {
+    async fn insert_company(&self, company: &Company, effects: &Effects) -> Result<()> {
         let r = CompanyRow::from_domain(company);
         let company = company.clone();
-        self.pool
-            .write(move |tx| {
+        self.write_with(effects, move |tx| {
                 tx.execute(
                     "INSERT INTO companies (id, client_id, name, description, tags, created, modified, last_sync, \
                      created_by_user_name, products, consumer_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
@@ -446,7 +583,7 @@ impl Store for SqliteStore {
                 .map_err(db_error)?;
                 tx.execute("UPDATE clients SET company_count = company_count + 1 WHERE id = ?1", params![r.client_id])
                     .map_err(db_error)?;
-                write_tags(tx, &company)
+                write_tags(tx, &company).map(|()| ((), true))
             })
             .await
     }
@@ -507,27 +644,31 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn delete_company(&self, client: ClientId, id: CompanyId) -> Result<bool> {
+    async fn delete_company(
+        &self,
+        client: ClientId,
+        id: CompanyId,
+        effects: &Effects,
+    ) -> Result<bool> {
         let (client, id) = (client.to_string(), id.to_string());
-        self.pool
-            .write(move |tx| {
-                // Connections and tags go with it (ON DELETE CASCADE).
-                let n = tx
-                    .execute(
-                        "DELETE FROM companies WHERE id = ?1 AND client_id = ?2",
-                        params![id, client],
-                    )
-                    .map_err(db_error)?;
-                if n > 0 {
-                    tx.execute(
-                        "UPDATE clients SET company_count = company_count - 1 WHERE id = ?1",
-                        params![client],
-                    )
-                    .map_err(db_error)?;
-                }
-                Ok(n > 0)
-            })
-            .await
+        self.write_with(effects, move |tx| {
+            // Connections and tags go with it (ON DELETE CASCADE).
+            let n = tx
+                .execute(
+                    "DELETE FROM companies WHERE id = ?1 AND client_id = ?2",
+                    params![id, client],
+                )
+                .map_err(db_error)?;
+            if n > 0 {
+                tx.execute(
+                    "UPDATE clients SET company_count = company_count - 1 WHERE id = ?1",
+                    params![client],
+                )
+                .map_err(db_error)?;
+            }
+            Ok((n > 0, n > 0))
+        })
+        .await
     }
 
     async fn list_companies(&self, client: ClientId, query: &ListQuery) -> Result<Page<Company>> {
@@ -578,11 +719,14 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn insert_connection(&self, connection: &Connection) -> Result<ConnectionInsert> {
+    async fn insert_connection(
+        &self,
+        connection: &Connection,
+        effects: &Effects,
+    ) -> Result<ConnectionInsert> {
         let r = ConnectionRow::from_domain(connection);
         let accounting = connection.source_type == SourceType::Accounting;
-        self.pool
-            .write(move |tx| {
+        self.write_with(effects, move |tx| {
                 let exists: Option<i64> = tx
                     .query_row(
                         "SELECT 1 FROM companies WHERE id = ?1 AND client_id = ?2",
@@ -592,7 +736,7 @@ impl Store for SqliteStore {
                     .optional()
                     .map_err(db_error)?;
                 if exists.is_none() {
-                    return Ok(ConnectionInsert::NoSuchCompany);
+                    return Ok((ConnectionInsert::NoSuchCompany, false));
                 }
                 if accounting {
                     let existing: Option<String> = tx
@@ -605,13 +749,13 @@ impl Store for SqliteStore {
                         .map_err(db_error)?;
                     if let Some(id) = existing {
                         let id = ConnectionId::parse(&id)?;
-                        return Ok(ConnectionInsert::AccountingExists(id));
+                        return Ok((ConnectionInsert::AccountingExists(id), false));
                     }
                 }
                 tx.execute(
                     &format!(
                         "INSERT INTO connections ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-                        CONNECTION_COLUMNS.replace("dc.", "")
+                        CONNECTION_INSERT_COLUMNS
                     ),
                     params![
                         r.id, r.client_id, r.company_id, r.integration_key, r.integration_id, r.source_id,
@@ -620,7 +764,7 @@ impl Store for SqliteStore {
                     ],
                 )
                 .map_err(db_error)?;
-                Ok(ConnectionInsert::Inserted)
+                Ok((ConnectionInsert::Inserted, true))
             })
             .await
     }
@@ -686,10 +830,10 @@ impl Store for SqliteStore {
         id: ConnectionId,
         status: ConnectionStatus,
         at: Timestamp,
+        effects: &Effects,
     ) -> Result<Option<Connection>> {
         let (client, company, id) = (client.to_string(), company.to_string(), id.to_string());
-        self.pool
-            .write(move |tx| {
+        self.write_with(effects, move |tx| {
                 let n = tx
                     .execute(
                         "UPDATE connections SET status = ?4, modified = ?5 WHERE id = ?1 AND client_id = ?2 AND company_id = ?3",
@@ -697,11 +841,30 @@ impl Store for SqliteStore {
                     )
                     .map_err(db_error)?;
                 if n == 0 {
-                    return Ok(None);
+                    return Ok((None, false));
                 }
-                get_connection_tx(tx, &client, &company, &id)
+                Ok((get_connection_tx(tx, &client, &company, &id)?, true))
             })
             .await
+    }
+
+    async fn update_connection(
+        &self,
+        client: ClientId,
+        company: CompanyId,
+        id: ConnectionId,
+        write: &ConnectionWrite,
+        effects: &Effects,
+    ) -> Result<Option<Connection>> {
+        let (client, company, id) = (client.to_string(), company.to_string(), id.to_string());
+        let write = write.clone();
+        self.write_with(effects, move |tx| {
+            if !apply_connection_write(tx, &client, &company, &id, &write)? {
+                return Ok((None, false));
+            }
+            Ok((get_connection_tx(tx, &client, &company, &id)?, true))
+        })
+        .await
     }
 
     async fn delete_connection(
@@ -709,19 +872,19 @@ impl Store for SqliteStore {
         client: ClientId,
         company: CompanyId,
         id: ConnectionId,
+        effects: &Effects,
     ) -> Result<bool> {
         let (client, company, id) = (client.to_string(), company.to_string(), id.to_string());
-        self.pool
-            .write(move |tx| {
-                let n = tx
-                    .execute(
-                        "DELETE FROM connections WHERE id = ?1 AND client_id = ?2 AND company_id = ?3",
-                        params![id, client, company],
-                    )
-                    .map_err(db_error)?;
-                Ok(n > 0)
-            })
-            .await
+        self.write_with(effects, move |tx| {
+            let n = tx
+                .execute(
+                    "DELETE FROM connections WHERE id = ?1 AND client_id = ?2 AND company_id = ?3",
+                    params![id, client, company],
+                )
+                .map_err(db_error)?;
+            Ok((n > 0, n > 0))
+        })
+        .await
     }
 
     async fn store_credentials(
@@ -729,6 +892,7 @@ impl Store for SqliteStore {
         credentials: &SealedCredentials,
         update: &ConnectionUpdate,
         audit: &AuditEntry,
+        effects: &Effects,
     ) -> Result<Option<Connection>> {
         let r = CredentialsRow::from_domain(credentials);
         let a = AuditRow::from_domain(audit);
@@ -739,18 +903,18 @@ impl Store for SqliteStore {
             .map(|m| serde_json::to_string(m).unwrap_or_default());
         let at = update.at.as_millis();
         let errors = update.errors.as_deref().map(errors_json);
-        self.pool
-            .write(move |tx| {
+        self.write_with(effects, move |tx| {
                 let n = tx
                     .execute(
                         "UPDATE connections SET status = ?4, modified = ?5, connection_info = COALESCE(?6, connection_info), \
-                         errors = COALESCE(?7, errors) \
+                         errors = COALESCE(?7, errors), refresh_failing_since = NULL, credentials_expire_at = NULL, \
+                         refresh_revoked = 0 \
                          WHERE id = ?1 AND client_id = ?2 AND company_id = ?3",
                         params![r.connection_id, r.client_id, r.company_id, status, at, info, errors],
                     )
                     .map_err(db_error)?;
                 if n == 0 {
-                    return Ok(None);
+                    return Ok((None, false));
                 }
                 tx.execute(
                     &format!(
@@ -768,7 +932,7 @@ impl Store for SqliteStore {
                 )
                 .map_err(db_error)?;
                 insert_audit_tx(tx, &a)?;
-                get_connection_tx(tx, &r.client_id, &r.company_id, &r.connection_id)
+                Ok((get_connection_tx(tx, &r.client_id, &r.company_id, &r.connection_id)?, true))
             })
             .await
     }
@@ -798,10 +962,12 @@ impl Store for SqliteStore {
         &self,
         credentials: &SealedCredentials,
         expected_version: i64,
+        write: Option<&ConnectionWrite>,
+        effects: &Effects,
     ) -> Result<bool> {
         let r = CredentialsRow::from_domain(credentials);
-        self.pool
-            .write(move |tx| {
+        let write = write.cloned();
+        self.write_with(effects, move |tx| {
                 let n = tx
                     .execute(
                         "UPDATE credentials SET key_id = ?3, sealed = ?4, token_type = ?5, scopes = ?6, expires_at = ?7, \
@@ -813,7 +979,12 @@ impl Store for SqliteStore {
                         ],
                     )
                     .map_err(db_error)?;
-                Ok(n == 1)
+                if n == 1
+                    && let Some(w) = &write
+                {
+                    apply_connection_write(tx, &r.client_id, &r.company_id, &r.connection_id, w)?;
+                }
+                Ok((n == 1, n == 1))
             })
             .await
     }
@@ -1093,28 +1264,72 @@ impl Store for SqliteStore {
 
     async fn enqueue_job(&self, job: &NewJob) -> Result<bool> {
         let j = job.clone();
+        let added = self.pool.write(move |tx| enqueue_job_tx(tx, &j)).await?;
+        if added {
+            self.jobs_ready.notify_waiters();
+        }
+        Ok(added)
+    }
+
+    async fn wait_for_jobs(&self, timeout: std::time::Duration) {
+        let _ = tokio::time::timeout(timeout, self.jobs_ready.notified()).await;
+    }
+
+    async fn list_events(
+        &self,
+        client: ClientId,
+        filter: &EventFilter,
+        page: PageRequest,
+    ) -> Result<Page<Event>> {
+        let mut where_ = String::from("client_id = ?1");
+        let mut args: Vec<Value> = vec![Value::Text(client.to_string())];
+        if let Some(t) = &filter.event_type {
+            args.push(Value::Text(t.clone()));
+            where_.push_str(&format!(" AND event_type = ?{}", args.len()));
+        }
+        if let Some(c) = filter.company {
+            args.push(Value::Text(c.to_string()));
+            where_.push_str(&format!(" AND company_id = ?{}", args.len()));
+        }
+        if let Some(c) = filter.connection {
+            args.push(Value::Text(c.to_string()));
+            where_.push_str(&format!(" AND connection_id = ?{}", args.len()));
+        }
         self.pool
-            .write(move |tx| {
-                let n = tx
-                    .prepare_cached(
-                        "INSERT INTO jobs (id, kind, payload, run_at, attempts, max_attempts, state, fence, \
-                         idempotency_key, concurrency_key, created, updated) \
-                         VALUES (?1, ?2, ?3, ?4, 0, ?5, 'queued', 0, ?6, ?7, ?8, ?8) \
-                         ON CONFLICT (idempotency_key) DO NOTHING",
-                    )
+            .read(move |db| {
+                let total: i64 = db
+                    .prepare_cached(&format!("SELECT COUNT(*) FROM events WHERE {where_}"))
                     .map_err(db_error)?
-                    .execute(params![
-                        j.id.to_string(),
-                        j.kind,
-                        j.payload,
-                        j.run_at.as_millis(),
-                        j.max_attempts,
-                        j.idempotency_key,
-                        j.concurrency_key,
-                        j.created.as_millis()
-                    ])
+                    .query_row(params_from_iter(args.iter()), |r| r.get(0))
                     .map_err(db_error)?;
-                Ok(n == 1)
+                let n = args.len();
+                let mut all = args.clone();
+                all.push(Value::Integer(page.limit() as i64));
+                all.push(Value::Integer(page.offset() as i64));
+                let mut stmt = db
+                    .prepare_cached(&format!(
+                        "SELECT {EVENT_COLUMNS} FROM events WHERE {where_} ORDER BY id DESC LIMIT ?{} OFFSET ?{}",
+                        n + 1,
+                        n + 2
+                    ))
+                    .map_err(db_error)?;
+                let rows = stmt
+                    .query_map(params_from_iter(all.iter()), |r| {
+                        Ok(EventRow {
+                            id: r.get(0)?,
+                            client_id: r.get(1)?,
+                            event_type: r.get(2)?,
+                            company_id: r.get(3)?,
+                            connection_id: r.get(4)?,
+                            payload: r.get(5)?,
+                            occurred_at: r.get(6)?,
+                        })
+                    })
+                    .map_err(db_error)?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                    .map_err(db_error)?;
+                let items = rows.into_iter().map(EventRow::into_domain).collect::<Result<Vec<_>>>()?;
+                Ok(Page { items, total: u64::try_from(total).unwrap_or(0), request: page })
             })
             .await
     }

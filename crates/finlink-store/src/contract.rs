@@ -19,7 +19,7 @@ use finlink_domain::profile::Profile;
 use finlink_domain::query::{parse, parse_order_by};
 use finlink_domain::{Error, Timestamp};
 
-use crate::{ApiKeyInsert, ConnectionInsert, ConnectionUpdate, ListQuery, Store};
+use crate::{ApiKeyInsert, ConnectionInsert, ConnectionUpdate, Effects, ListQuery, Store};
 use finlink_domain::credentials::{AuditEntry, SealedCredentials};
 use finlink_domain::integration::AuthType;
 
@@ -79,6 +79,7 @@ fn connection(c: &Company, key: &str, st: SourceType, at: i64) -> Connection {
         last_sync: None,
         errors: vec![],
         connection_info: None,
+        refresh: Default::default(),
     }
 }
 
@@ -198,7 +199,7 @@ async fn companies_round_trip(s: &dyn Store) {
     let mut co = company(c.id, "Acme Ltd", 41, &[("region", "uk"), ("team", "a")]);
     co.products = vec!["accounting".into()];
     co.consumer_id = Some("consumer-1".into());
-    s.insert_company(&co).await.unwrap();
+    s.insert_company(&co, &Effects::none()).await.unwrap();
     assert_eq!(s.get_company(c.id, co.id).await.unwrap(), Some(co.clone()));
 
     co.name = "Acme Limited".into();
@@ -216,7 +217,7 @@ async fn companies_round_trip(s: &dyn Store) {
 
     let conn = connection(&co, "gbol", SourceType::Accounting, 60);
     assert_eq!(
-        s.insert_connection(&conn).await.unwrap(),
+        s.insert_connection(&conn, &Effects::none()).await.unwrap(),
         ConnectionInsert::Inserted
     );
     let before = s
@@ -225,7 +226,11 @@ async fn companies_round_trip(s: &dyn Store) {
         .unwrap()
         .total;
     assert_eq!(before, 1);
-    assert!(s.delete_company(c.id, co.id).await.unwrap());
+    assert!(
+        s.delete_company(c.id, co.id, &Effects::none())
+            .await
+            .unwrap()
+    );
     assert_eq!(
         s.list_companies(c.id, &ListQuery::default())
             .await
@@ -235,7 +240,11 @@ async fn companies_round_trip(s: &dyn Store) {
     );
     assert_eq!(s.get_company(c.id, co.id).await.unwrap(), None);
     assert_eq!(s.get_connection(c.id, co.id, conn.id).await.unwrap(), None);
-    assert!(!s.delete_company(c.id, co.id).await.unwrap());
+    assert!(
+        !s.delete_company(c.id, co.id, &Effects::none())
+            .await
+            .unwrap()
+    );
     assert!(!s.update_company(&co).await.unwrap());
 }
 
@@ -250,16 +259,21 @@ async fn company_listing_and_queries(s: &dyn Store) {
             101 + i * 86_400_000,
             &[("region", region)],
         );
-        s.insert_company(&co).await.unwrap();
+        s.insert_company(&co, &Effects::none()).await.unwrap();
         all.push(co);
     }
     // one linked accounting connection on company 3, pending on 4
     let mut linked = connection(&all[3], "gbol", SourceType::Accounting, 500);
     linked.status = ConnectionStatus::Linked;
-    s.insert_connection(&linked).await.unwrap();
-    s.insert_connection(&connection(&all[4], "qhyg", SourceType::Accounting, 501))
+    s.insert_connection(&linked, &Effects::none())
         .await
         .unwrap();
+    s.insert_connection(
+        &connection(&all[4], "qhyg", SourceType::Accounting, 501),
+        &Effects::none(),
+    )
+    .await
+    .unwrap();
 
     let page = s
         .list_companies(c.id, &q(None, None, None, 1, 10))
@@ -405,7 +419,7 @@ async fn company_listing_and_queries(s: &dyn Store) {
 async fn connections(s: &dyn Store) {
     let c = new_client(s, "Connections", 1000).await;
     let co = company(c.id, "Conn Co", 1001, &[]);
-    s.insert_company(&co).await.unwrap();
+    s.insert_company(&co, &Effects::none()).await.unwrap();
     let mut acc = connection(&co, "gbol", SourceType::Accounting, 1002);
     acc.connection_info = Some(
         serde_json::json!({"tenantId": "t-1"})
@@ -414,12 +428,14 @@ async fn connections(s: &dyn Store) {
             .clone(),
     );
     assert_eq!(
-        s.insert_connection(&acc).await.unwrap(),
+        s.insert_connection(&acc, &Effects::none()).await.unwrap(),
         ConnectionInsert::Inserted
     );
     let second = connection(&co, "qhyg", SourceType::Accounting, 1003);
     assert_eq!(
-        s.insert_connection(&second).await.unwrap(),
+        s.insert_connection(&second, &Effects::none())
+            .await
+            .unwrap(),
         ConnectionInsert::AccountingExists(acc.id)
     );
     let bank = connection(&co, "suuo", SourceType::Banking, 1004);
@@ -427,7 +443,7 @@ async fn connections(s: &dyn Store) {
     let shop = connection(&co, "fztf", SourceType::Commerce, 1006);
     for x in [&bank, &bank2, &shop] {
         assert_eq!(
-            s.insert_connection(x).await.unwrap(),
+            s.insert_connection(x, &Effects::none()).await.unwrap(),
             ConnectionInsert::Inserted
         );
     }
@@ -436,9 +452,12 @@ async fn connections(s: &dyn Store) {
         ..co.clone()
     };
     assert_eq!(
-        s.insert_connection(&connection(&ghost, "gbol", SourceType::Accounting, 1007))
-            .await
-            .unwrap(),
+        s.insert_connection(
+            &connection(&ghost, "gbol", SourceType::Accounting, 1007),
+            &Effects::none()
+        )
+        .await
+        .unwrap(),
         ConnectionInsert::NoSuchCompany
     );
 
@@ -470,7 +489,14 @@ async fn connections(s: &dyn Store) {
     ));
 
     let unlinked = s
-        .set_connection_status(c.id, co.id, acc.id, ConnectionStatus::Unlinked, ts(2000))
+        .set_connection_status(
+            c.id,
+            co.id,
+            acc.id,
+            ConnectionStatus::Unlinked,
+            ts(2000),
+            &Effects::none(),
+        )
         .await
         .unwrap()
         .unwrap();
@@ -478,25 +504,44 @@ async fn connections(s: &dyn Store) {
     assert_eq!(unlinked.modified, ts(2000));
     // still the company's accounting connection: a second one is refused
     assert_eq!(
-        s.insert_connection(&second).await.unwrap(),
+        s.insert_connection(&second, &Effects::none())
+            .await
+            .unwrap(),
         ConnectionInsert::AccountingExists(acc.id)
     );
     let fetched = s.get_company(c.id, co.id).await.unwrap().unwrap();
     assert_eq!(fetched.connections.len(), 4);
     assert_eq!(fetched.connections[0].status, ConnectionStatus::Unlinked);
 
-    assert!(s.delete_connection(c.id, co.id, acc.id).await.unwrap());
-    assert!(!s.delete_connection(c.id, co.id, acc.id).await.unwrap());
+    assert!(
+        s.delete_connection(c.id, co.id, acc.id, &Effects::none())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.delete_connection(c.id, co.id, acc.id, &Effects::none())
+            .await
+            .unwrap()
+    );
     assert_eq!(s.get_connection(c.id, co.id, acc.id).await.unwrap(), None);
     // once deleted, a new accounting connection is allowed
     assert_eq!(
-        s.insert_connection(&second).await.unwrap(),
+        s.insert_connection(&second, &Effects::none())
+            .await
+            .unwrap(),
         ConnectionInsert::Inserted
     );
     assert_eq!(
-        s.set_connection_status(c.id, co.id, acc.id, ConnectionStatus::Unlinked, ts(1))
-            .await
-            .unwrap(),
+        s.set_connection_status(
+            c.id,
+            co.id,
+            acc.id,
+            ConnectionStatus::Unlinked,
+            ts(1),
+            &Effects::none()
+        )
+        .await
+        .unwrap(),
         None
     );
 }
@@ -505,9 +550,9 @@ async fn tenant_isolation(s: &dyn Store) {
     let a = new_client(s, "Tenant A", 3000).await;
     let b = new_client(s, "Tenant B", 3001).await;
     let co = company(a.id, "A's company", 3002, &[("x", "y")]);
-    s.insert_company(&co).await.unwrap();
+    s.insert_company(&co, &Effects::none()).await.unwrap();
     let conn = connection(&co, "gbol", SourceType::Accounting, 3003);
-    s.insert_connection(&conn).await.unwrap();
+    s.insert_connection(&conn, &Effects::none()).await.unwrap();
     let key = ApiKey {
         id: ApiKeyId::new_v7(ts(3004)),
         client_id: a.id,
@@ -531,7 +576,11 @@ async fn tenant_isolation(s: &dyn Store) {
     hijack.client_id = b.id;
     hijack.name = "hijacked".into();
     assert!(!s.update_company(&hijack).await.unwrap());
-    assert!(!s.delete_company(b.id, co.id).await.unwrap());
+    assert!(
+        !s.delete_company(b.id, co.id, &Effects::none())
+            .await
+            .unwrap()
+    );
     assert_eq!(s.get_connection(b.id, co.id, conn.id).await.unwrap(), None);
     assert_eq!(
         s.list_connections(b.id, co.id, &ListQuery::default())
@@ -541,16 +590,29 @@ async fn tenant_isolation(s: &dyn Store) {
         0
     );
     assert_eq!(
-        s.set_connection_status(b.id, co.id, conn.id, ConnectionStatus::Unlinked, ts(1))
-            .await
-            .unwrap(),
+        s.set_connection_status(
+            b.id,
+            co.id,
+            conn.id,
+            ConnectionStatus::Unlinked,
+            ts(1),
+            &Effects::none()
+        )
+        .await
+        .unwrap(),
         None
     );
-    assert!(!s.delete_connection(b.id, co.id, conn.id).await.unwrap());
+    assert!(
+        !s.delete_connection(b.id, co.id, conn.id, &Effects::none())
+            .await
+            .unwrap()
+    );
     let mut foreign = connection(&co, "suuo", SourceType::Banking, 3005);
     foreign.client_id = b.id;
     assert_eq!(
-        s.insert_connection(&foreign).await.unwrap(),
+        s.insert_connection(&foreign, &Effects::none())
+            .await
+            .unwrap(),
         ConnectionInsert::NoSuchCompany
     );
     assert!(!s.delete_api_key(b.id, key.id).await.unwrap());
@@ -568,7 +630,7 @@ async fn timestamps_are_identical(s: &dyn Store) {
     let mut co = company(c.id, "Times", 4001, &[]);
     co.created = Timestamp::from_millis(1_234_567_890_123);
     co.last_sync = Some(Timestamp::from_millis(1_234_567_890_999));
-    s.insert_company(&co).await.unwrap();
+    s.insert_company(&co, &Effects::none()).await.unwrap();
     let got = s.get_company(c.id, co.id).await.unwrap().unwrap();
     assert_eq!(got.created.to_rfc3339(), "2009-02-13T23:31:30.123Z");
     assert_eq!(got.last_sync, co.last_sync);
@@ -591,9 +653,9 @@ fn audit(c: &Connection, action: &str, at: i64) -> AuditEntry {
 async fn credentials_and_audit(s: &dyn Store) {
     let c = new_client(s, "Credentials", 5000).await;
     let co = company(c.id, "Cred Co", 5001, &[]);
-    s.insert_company(&co).await.unwrap();
+    s.insert_company(&co, &Effects::none()).await.unwrap();
     let conn = connection(&co, "mqjo", SourceType::Accounting, 5002);
-    s.insert_connection(&conn).await.unwrap();
+    s.insert_connection(&conn, &Effects::none()).await.unwrap();
     let creds = SealedCredentials {
         client_id: c.id,
         company_id: co.id,
@@ -620,7 +682,12 @@ async fn credentials_and_audit(s: &dyn Store) {
         at: ts(5003),
     };
     let linked = s
-        .store_credentials(&creds, &update, &audit(&conn, "connection.migrate", 5003))
+        .store_credentials(
+            &creds,
+            &update,
+            &audit(&conn, "connection.migrate", 5003),
+            &Effects::none(),
+        )
         .await
         .unwrap()
         .unwrap();
@@ -650,6 +717,7 @@ async fn credentials_and_audit(s: &dyn Store) {
             ..update.clone()
         },
         &audit(&conn, "connection.migrate", 5004),
+        &Effects::none(),
     )
     .await
     .unwrap()
@@ -677,8 +745,16 @@ async fn credentials_and_audit(s: &dyn Store) {
         sealed: vec![2; 10],
         ..got.clone()
     };
-    assert!(s.swap_credentials(&w1, 2).await.unwrap());
-    assert!(!s.swap_credentials(&w2, 2).await.unwrap());
+    assert!(
+        s.swap_credentials(&w1, 2, None, &Effects::none())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.swap_credentials(&w2, 2, None, &Effects::none())
+            .await
+            .unwrap()
+    );
     let now = s.get_credentials(c.id, conn.id).await.unwrap().unwrap();
     assert_eq!(now.sealed, vec![1; 10]);
     assert_eq!(now.version, 3);
@@ -707,12 +783,21 @@ async fn credentials_and_audit(s: &dyn Store) {
         ..creds.clone()
     };
     assert_eq!(
-        s.store_credentials(&foreign, &update, &audit(&conn, "x", 5006))
-            .await
-            .unwrap(),
+        s.store_credentials(
+            &foreign,
+            &update,
+            &audit(&conn, "x", 5006),
+            &Effects::none()
+        )
+        .await
+        .unwrap(),
         None
     );
-    assert!(!s.swap_credentials(&foreign, 3).await.unwrap());
+    assert!(
+        !s.swap_credentials(&foreign, 3, None, &Effects::none())
+            .await
+            .unwrap()
+    );
     assert_eq!(
         s.get_credentials(c.id, conn.id)
             .await
@@ -748,7 +833,11 @@ async fn credentials_and_audit(s: &dyn Store) {
     );
 
     // deleting the connection deletes its credentials
-    assert!(s.delete_connection(c.id, co.id, conn.id).await.unwrap());
+    assert!(
+        s.delete_connection(c.id, co.id, conn.id, &Effects::none())
+            .await
+            .unwrap()
+    );
     assert_eq!(s.get_credentials(c.id, conn.id).await.unwrap(), None);
 }
 
@@ -763,10 +852,13 @@ async fn status_counts(s: &dyn Store) {
         .sum();
     let c = new_client(s, "Counts", 6100).await;
     let co = company(c.id, "Count Co", 6101, &[]);
-    s.insert_company(&co).await.unwrap();
-    s.insert_connection(&connection(&co, "mqjo", SourceType::Accounting, 6102))
-        .await
-        .unwrap();
+    s.insert_company(&co, &Effects::none()).await.unwrap();
+    s.insert_connection(
+        &connection(&co, "mqjo", SourceType::Accounting, 6102),
+        &Effects::none(),
+    )
+    .await
+    .unwrap();
     let after: u64 = s
         .connection_status_counts()
         .await
@@ -781,9 +873,9 @@ async fn status_counts(s: &dyn Store) {
 async fn connection_errors(s: &dyn Store) {
     let c = new_client(s, "Errors", 6000).await;
     let co = company(c.id, "Err Co", 6001, &[]);
-    s.insert_company(&co).await.unwrap();
+    s.insert_company(&co, &Effects::none()).await.unwrap();
     let conn = connection(&co, "mqjo", SourceType::Accounting, 6002);
-    s.insert_connection(&conn).await.unwrap();
+    s.insert_connection(&conn, &Effects::none()).await.unwrap();
     let errors = vec![ConnectionError {
         status_code: "403".into(),
         status_text: "access_denied".into(),
@@ -846,9 +938,9 @@ fn flow(c: &Connection, id: &str, state: &str, at: i64) -> LinkFlow {
 async fn link_flows(s: &dyn Store) {
     let c = new_client(s, "Link flows", 7000).await;
     let co = company(c.id, "Flow Co", 7001, &[]);
-    s.insert_company(&co).await.unwrap();
+    s.insert_company(&co, &Effects::none()).await.unwrap();
     let conn = connection(&co, "mqjo", SourceType::Accounting, 7002);
-    s.insert_connection(&conn).await.unwrap();
+    s.insert_connection(&conn, &Effects::none()).await.unwrap();
     let f = flow(
         &conn,
         &format!("flow-{}", conn.id),

@@ -13,8 +13,9 @@ use async_trait::async_trait;
 use finlink_domain::api_key::ApiKey;
 use finlink_domain::client::Client;
 use finlink_domain::company::Company;
-use finlink_domain::connection::{Connection, ConnectionError, ConnectionStatus};
+use finlink_domain::connection::{Connection, ConnectionError, ConnectionStatus, RefreshHealth};
 use finlink_domain::credentials::{AuditEntry, SealedCredentials};
+use finlink_domain::event::Event;
 use finlink_domain::ids::{ApiKeyId, ClientId, CompanyId, ConnectionId};
 use finlink_domain::job::{Job, NewJob};
 use finlink_domain::link::{IntegrationCredentials, LinkFlow};
@@ -44,6 +45,43 @@ pub enum ConnectionInsert {
     AccountingExists(ConnectionId),
     /// The company does not exist (or is another client's).
     NoSuchCompany,
+}
+
+/// What else a write records in its own transaction: the events it raises and the jobs it
+/// schedules. A crash can never keep the change and lose its event or its follow-up job.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Effects {
+    pub events: Vec<Event>,
+    pub jobs: Vec<NewJob>,
+}
+
+impl Effects {
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty() && self.jobs.is_empty()
+    }
+}
+
+/// A change to a connection's status, errors and refresh health (each only when `Some`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConnectionWrite {
+    pub status: Option<ConnectionStatus>,
+    pub errors: Option<Vec<ConnectionError>>,
+    pub refresh: Option<RefreshHealth>,
+    /// Deletes the connection's credentials (a rejected grant's retention window ran out).
+    pub drop_credentials: bool,
+    pub at: Timestamp,
+}
+
+/// Which events to list.
+#[derive(Clone, Debug, Default)]
+pub struct EventFilter {
+    pub event_type: Option<String>,
+    pub company: Option<CompanyId>,
+    pub connection: Option<ConnectionId>,
 }
 
 /// The connection change that goes with storing credentials (in the same transaction).
@@ -100,7 +138,7 @@ pub trait Store: Send + Sync + 'static {
 
     // -- companies --------------------------------------------------------------
 
-    async fn insert_company(&self, company: &Company) -> Result<()>;
+    async fn insert_company(&self, company: &Company, effects: &Effects) -> Result<()>;
     /// The client a company belongs to, whichever client that is. Only for the hosted Link
     /// pages, where the company id in the URL is what grants access.
     async fn company_owner(&self, id: CompanyId) -> Result<Option<ClientId>>;
@@ -109,13 +147,23 @@ pub trait Store: Send + Sync + 'static {
     /// Writes name, description, tags, consumer id and modified time. False when not found.
     async fn update_company(&self, company: &Company) -> Result<bool>;
     /// Deletes the company and its connections. False when not found.
-    async fn delete_company(&self, client: ClientId, id: CompanyId) -> Result<bool>;
+    async fn delete_company(
+        &self,
+        client: ClientId,
+        id: CompanyId,
+        effects: &Effects,
+    ) -> Result<bool>;
     /// A page of companies, each with its connections.
     async fn list_companies(&self, client: ClientId, query: &ListQuery) -> Result<Page<Company>>;
 
     // -- connections ------------------------------------------------------------
 
-    async fn insert_connection(&self, connection: &Connection) -> Result<ConnectionInsert>;
+    /// Effects are written only when the connection is inserted.
+    async fn insert_connection(
+        &self,
+        connection: &Connection,
+        effects: &Effects,
+    ) -> Result<ConnectionInsert>;
     async fn get_connection(
         &self,
         client: ClientId,
@@ -136,12 +184,23 @@ pub trait Store: Send + Sync + 'static {
         id: ConnectionId,
         status: ConnectionStatus,
         at: Timestamp,
+        effects: &Effects,
+    ) -> Result<Option<Connection>>;
+    /// Applies `write` to a connection; None (and nothing written) when it does not exist.
+    async fn update_connection(
+        &self,
+        client: ClientId,
+        company: CompanyId,
+        id: ConnectionId,
+        write: &ConnectionWrite,
+        effects: &Effects,
     ) -> Result<Option<Connection>>;
     async fn delete_connection(
         &self,
         client: ClientId,
         company: CompanyId,
         id: ConnectionId,
+        effects: &Effects,
     ) -> Result<bool>;
     /// Replaces a connection's non-secret provider settings; None when not found.
     async fn set_connection_info(
@@ -159,11 +218,13 @@ pub trait Store: Send + Sync + 'static {
     /// connection, and appends `audit`, in one transaction. The stored version becomes
     /// the previous version + 1 (1 for the first). Returns the updated connection, or
     /// None (and changes nothing) when the connection does not exist for that client and company.
+    /// New credentials close any refresh failure cycle (`last_failed_at` is kept).
     async fn store_credentials(
         &self,
         credentials: &SealedCredentials,
         update: &ConnectionUpdate,
         audit: &AuditEntry,
+        effects: &Effects,
     ) -> Result<Option<Connection>>;
 
     async fn get_credentials(
@@ -174,11 +235,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// Writes `credentials` only if the stored version is still `expected_version`
     /// (compare-and-swap); the new version is `expected_version + 1`. False when another
-    /// writer got there first (or the row is gone).
+    /// writer got there first (or the row is gone); then neither `write` nor `effects` is applied.
     async fn swap_credentials(
         &self,
         credentials: &SealedCredentials,
         expected_version: i64,
+        write: Option<&ConnectionWrite>,
+        effects: &Effects,
     ) -> Result<bool>;
 
     /// How many connections have each status, across every client (for metrics).
@@ -279,6 +342,20 @@ pub trait Store: Send + Sync + 'static {
     async fn get_job(&self, id: uuid::Uuid) -> Result<Option<Job>>;
     /// How many jobs are in each state.
     async fn job_state_counts(&self) -> Result<Vec<(String, u64)>>;
+
+    /// Waits until a job may have become due (PostgreSQL: a `NOTIFY` from any process; both
+    /// engines: an enqueue in this process), or `timeout`, whichever comes first.
+    async fn wait_for_jobs(&self, timeout: std::time::Duration);
+
+    // -- events ------------------------------------------------------------------------
+
+    /// The client's events, newest first.
+    async fn list_events(
+        &self,
+        client: ClientId,
+        filter: &EventFilter,
+        page: PageRequest,
+    ) -> Result<Page<Event>>;
 
     // -- leases (single-flight across processes) -------------------------------------------
 

@@ -4,7 +4,9 @@
 use finlink_domain::api_key::ApiKey;
 use finlink_domain::client::Client;
 use finlink_domain::company::{Company, Tags};
-use finlink_domain::connection::{Connection, ConnectionError, ConnectionStatus, SourceType};
+use finlink_domain::connection::{
+    Connection, ConnectionError, ConnectionStatus, RefreshHealth, SourceType,
+};
 use finlink_domain::credentials::{AuditEntry, SealedCredentials};
 use finlink_domain::ids::{ApiKeyId, ClientId, CompanyId, ConnectionId};
 use finlink_domain::integration::AuthType;
@@ -205,9 +207,15 @@ impl CompanyRow {
     }
 }
 
+/// The columns a new connection is inserted with (the refresh-health ones start empty).
+pub const CONNECTION_INSERT_COLUMNS: &str = "id, client_id, company_id, integration_key, \
+     integration_id, source_id, source_type, platform_name, status, created, \
+     modified, last_sync, errors, connection_info";
+
 pub const CONNECTION_COLUMNS: &str = "dc.id, dc.client_id, dc.company_id, dc.integration_key, \
      dc.integration_id, dc.source_id, dc.source_type, dc.platform_name, dc.status, dc.created, \
-     dc.modified, dc.last_sync, dc.errors, dc.connection_info";
+     dc.modified, dc.last_sync, dc.errors, dc.connection_info, dc.refresh_failing_since, \
+     dc.refresh_last_failed_at, dc.credentials_expire_at, dc.refresh_revoked";
 
 pub struct ConnectionRow {
     pub id: String,
@@ -224,6 +232,10 @@ pub struct ConnectionRow {
     pub last_sync: Option<i64>,
     pub errors: String,
     pub connection_info: Option<String>,
+    pub refresh_failing_since: Option<i64>,
+    pub refresh_last_failed_at: Option<i64>,
+    pub credentials_expire_at: Option<i64>,
+    pub refresh_revoked: bool,
 }
 
 impl ConnectionRow {
@@ -243,6 +255,10 @@ impl ConnectionRow {
             last_sync: c.last_sync.map(Timestamp::as_millis),
             errors: to_json(&c.errors),
             connection_info: c.connection_info.as_ref().map(to_json),
+            refresh_failing_since: c.refresh.failing_since.map(Timestamp::as_millis),
+            refresh_last_failed_at: c.refresh.last_failed_at.map(Timestamp::as_millis),
+            credentials_expire_at: c.refresh.credentials_expire_at.map(Timestamp::as_millis),
+            refresh_revoked: c.refresh.revoked,
         }
     }
 
@@ -267,6 +283,12 @@ impl ConnectionRow {
             connection_info: match self.connection_info {
                 Some(s) => Some(json("connection info", &s)?),
                 None => None,
+            },
+            refresh: RefreshHealth {
+                failing_since: self.refresh_failing_since.map(Timestamp::from_millis),
+                last_failed_at: self.refresh_last_failed_at.map(Timestamp::from_millis),
+                credentials_expire_at: self.credentials_expire_at.map(Timestamp::from_millis),
+                revoked: self.refresh_revoked,
             },
         })
     }
@@ -557,4 +579,49 @@ impl JobRow {
 /// A job's last error, cut to what a log line needs.
 pub fn job_error(e: &str) -> String {
     e.chars().take(2000).collect()
+}
+
+pub const EVENT_COLUMNS: &str =
+    "id, client_id, event_type, company_id, connection_id, payload, occurred_at";
+
+pub struct EventRow {
+    pub id: String,
+    pub client_id: String,
+    pub event_type: String,
+    pub company_id: Option<String>,
+    pub connection_id: Option<String>,
+    pub payload: String,
+    pub occurred_at: i64,
+}
+
+impl EventRow {
+    pub fn from_domain(e: &finlink_domain::event::Event) -> Self {
+        Self {
+            id: e.id.to_string(),
+            client_id: e.client_id.to_string(),
+            event_type: e.event_type.clone(),
+            company_id: e.company_id.map(|c| c.to_string()),
+            connection_id: e.connection_id.map(|c| c.to_string()),
+            payload: e.payload.clone(),
+            occurred_at: e.occurred_at.as_millis(),
+        }
+    }
+
+    pub fn into_domain(self) -> Result<finlink_domain::event::Event> {
+        Ok(finlink_domain::event::Event {
+            id: uuid("event id", &self.id)?,
+            client_id: ClientId::from_uuid(uuid("client id", &self.client_id)?),
+            event_type: self.event_type,
+            company_id: self
+                .company_id
+                .map(|c| uuid("company id", &c).map(CompanyId::from_uuid))
+                .transpose()?,
+            connection_id: self
+                .connection_id
+                .map(|c| uuid("connection id", &c).map(ConnectionId::from_uuid))
+                .transpose()?,
+            payload: self.payload,
+            occurred_at: Timestamp::from_millis(self.occurred_at),
+        })
+    }
 }

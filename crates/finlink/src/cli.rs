@@ -35,7 +35,15 @@ pub enum Command {
         /// Address to listen on (also FINLINK_LISTEN; default 127.0.0.1:8080).
         #[arg(long)]
         listen: Option<String>,
+        /// Do not run background jobs here (run `finlink worker` elsewhere); also
+        /// FINLINK_WORKERS__ENABLED=false.
+        #[arg(long)]
+        no_workers: bool,
     },
+    /// Run only the background workers (token refreshes, retention), for split deployments:
+    /// any number of `finlink worker` and `finlink serve --no-workers` processes may share one
+    /// PostgreSQL database.
+    Worker,
     /// Manage clients (tenants).
     Clients {
         #[command(subcommand)]
@@ -135,7 +143,7 @@ fn init_logging(cfg: &Config) {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let listen = match &cli.command {
-        Command::Serve { listen } => listen.clone(),
+        Command::Serve { listen, .. } => listen.clone(),
         _ => None,
     };
     let overrides = Overrides {
@@ -157,10 +165,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(());
     }
-    let cfg = Config::load(cli.config.as_deref(), &overrides)?;
+    let mut cfg = Config::load(cli.config.as_deref(), &overrides)?;
     init_logging(&cfg);
     match cli.command {
-        Command::Serve { .. } => serve(cfg).await,
+        Command::Serve { no_workers, .. } => {
+            if no_workers {
+                cfg.workers.enabled = false;
+            }
+            serve(cfg).await
+        }
+        Command::Worker => worker(cfg).await,
         Command::Clients {
             command: ClientsCommand::Create { name },
         } => {
@@ -373,6 +387,25 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     shutdown_signal().await;
     tracing::info!("shutting down: finishing in-flight requests");
     server.shutdown().await.context("shutdown")?;
+    Ok(())
+}
+
+/// `finlink worker`: the workers without the HTTP server, until SIGTERM or Ctrl-C.
+async fn worker(cfg: Config) -> anyhow::Result<()> {
+    let app = offline_app(&cfg).await?;
+    crate::check_keys(app.store.as_ref(), &app.vault).await?;
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let workers = crate::spawn_workers(&cfg, &app, rx);
+    tracing::info!(database = app.store.engine(), "finlink worker started");
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "finlink worker running")?;
+        out.flush()?;
+    }
+    shutdown_signal().await;
+    tracing::info!("shutting down: finishing running jobs");
+    let _ = tx.send(true);
+    workers.await.context("workers")?;
     Ok(())
 }
 

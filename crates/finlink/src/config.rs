@@ -45,6 +45,57 @@ pub struct Config {
     /// generated into `data_dir/master.key`. Unset on PostgreSQL: finlink refuses to start.
     #[serde(skip_serializing)]
     pub master_keys: Option<SecretString>,
+    pub workers: WorkersConfig,
+    pub refresh: RefreshConfig,
+}
+
+/// Background workers (`[workers]`).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct WorkersConfig {
+    /// Whether `finlink serve` runs workers (`--no-workers` turns them off).
+    pub enabled: bool,
+    /// Jobs one process runs at once.
+    pub concurrency: usize,
+    /// Seconds a claimed job is held before another worker may take it over (heartbeats
+    /// extend it while the job runs).
+    pub lease_secs: i64,
+    /// Milliseconds between looks for due work when nothing wakes the worker (PostgreSQL
+    /// wakes it with NOTIFY; SQLite within one process).
+    pub poll_ms: u64,
+    /// Seconds `SIGTERM` waits for running jobs before exiting.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for WorkersConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            concurrency: 64,
+            lease_secs: 60,
+            poll_ms: 1000,
+            shutdown_grace_secs: 20,
+        }
+    }
+}
+
+/// Token refresh and its failure lifecycle (`[refresh]`).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct RefreshConfig {
+    /// How long a rejected grant's credentials are kept (and retried) before deletion.
+    pub retention_days: f64,
+    /// Tokens of unknown expiry (imports) refresh at once, spread over this many seconds.
+    pub unknown_expiry_spread_secs: i64,
+}
+
+impl Default for RefreshConfig {
+    fn default() -> Self {
+        Self {
+            retention_days: 7.0,
+            unknown_expiry_spread_secs: 60,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -189,6 +240,8 @@ impl Default for Config {
             custom_integrations: Vec::new(),
             database_max_connections: 16,
             master_keys: None,
+            workers: WorkersConfig::default(),
+            refresh: RefreshConfig::default(),
         }
     }
 }

@@ -193,6 +193,10 @@ pub fn build_app(
         configured_integrations: cfg.configured_integrations(),
         sandbox_enabled: cfg.sandbox.enabled,
         internal_url,
+        lifecycle: finlink_app::lifecycle::LifecycleSettings {
+            retention_secs: (cfg.refresh.retention_days * 86_400.0).round() as i64,
+            unknown_expiry_spread_secs: cfg.refresh.unknown_expiry_spread_secs.max(0),
+        },
     };
     let parts = AppParts {
         catalog: Arc::new(catalog),
@@ -211,6 +215,7 @@ pub struct Server {
     pub sandbox: Option<finlink_sandbox::Sandbox>,
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    workers: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Server {
@@ -218,10 +223,13 @@ impl Server {
         format!("http://{}", self.addr)
     }
 
-    /// Stops accepting requests, lets in-flight ones finish, and waits.
+    /// Stops accepting requests and claiming jobs, lets in-flight ones finish, and waits.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.shutdown.send(true);
         self.task.await.context("server task")?.context("server")?;
+        if let Some(w) = self.workers {
+            w.await.context("workers")?;
+        }
         Ok(())
     }
 }
@@ -252,7 +260,31 @@ pub async fn spawn(cfg: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Server
         format!("http://{addr}"),
         keyring,
     )?;
-    Ok(start(listener, app, sandbox))
+    let mut server = start(listener, app, sandbox);
+    if cfg.workers.enabled {
+        server.workers = Some(spawn_workers(cfg, &server.app, server.shutdown.subscribe()));
+    }
+    Ok(server)
+}
+
+/// Runs the job workers in the background until `stop` turns true.
+pub fn spawn_workers(
+    cfg: &Config,
+    app: &App,
+    stop: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    let settings = finlink_app::jobs::WorkerSettings {
+        concurrency: cfg.workers.concurrency.max(1),
+        lease_secs: cfg.workers.lease_secs.max(5),
+        idle_poll: std::time::Duration::from_millis(cfg.workers.poll_ms.max(10)),
+    };
+    let grace = std::time::Duration::from_secs(cfg.workers.shutdown_grace_secs);
+    tokio::spawn(finlink_app::jobs::run_workers(
+        app.clone(),
+        settings,
+        stop,
+        grace,
+    ))
 }
 
 /// Opens the built-in sandbox platform's own database (`data_dir/sandbox.db`).
@@ -312,6 +344,7 @@ pub fn start(listener: TcpListener, app: App, sandbox: Option<finlink_sandbox::S
         sandbox,
         shutdown: tx,
         task,
+        workers: None,
     }
 }
 

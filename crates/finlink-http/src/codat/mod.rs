@@ -8,6 +8,7 @@ pub mod companies;
 pub mod connections;
 pub mod credentials;
 pub mod dto;
+pub mod events;
 pub mod integration_credentials;
 pub mod integrations;
 pub mod profile;
@@ -31,7 +32,7 @@ use crate::state::HttpState;
         (name = "Companies", description = "One company per business customer."),
         (name = "Connections", description = "A company's links to accounting, banking and commerce platforms."),
         (name = "Integrations", description = "The platforms finlink connects to."),
-        (name = "Settings", description = "Profile, API keys and the audit log."),
+        (name = "Settings", description = "Profile, API keys, the audit log and events."),
         (name = "Vault", description = "Apideck Vault's import, connection and consumer endpoints (snake_case, `{status_code, status, data}` envelope, `Authorization: Bearer <key>`, `x-apideck-consumer-id`)."),
         (name = "Operations", description = "Health checks and this document."),
     )
@@ -86,4 +87,5 @@ pub fn router() -> OpenApiRouter<HttpState> {
         .routes(routes!(authorization::put))
         .routes(routes!(credentials::get))
         .routes(routes!(audit::list))
+        .routes(routes!(events::list))
 }

@@ -3,8 +3,10 @@
 //! are read from the database at scrape time, so they are right across every instance.
 //!
 //! Recorded: `finlink_refreshes_total{integration, outcome}` (refreshed, rejected, transient,
-//! error), `finlink_refresh_seconds{integration}` (the token request), and
-//! `finlink_connections{status}`. No label ever holds a secret or a customer id.
+//! error), `finlink_refresh_seconds{integration}` (the token request),
+//! `finlink_jobs_total{kind, outcome}` and `finlink_job_seconds{kind}` (jobs run by this
+//! process), and from the database `finlink_connections{status}` and `finlink_jobs{state}`
+//! (queued, running, done, dead: every process's). No label ever holds a secret or a customer id.
 
 use std::fmt::Write as _;
 use std::sync::OnceLock;
@@ -47,6 +49,23 @@ pub async fn metrics(State(s): State<HttpState>) -> Response {
         }
         Err(e) => {
             tracing::error!(error = %e, "metrics: cannot count connections");
+            return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response();
+        }
+    }
+    match s.app.store.job_state_counts().await {
+        Ok(counts) => {
+            body.push_str("# HELP finlink_jobs Background jobs by state (every process).\n");
+            body.push_str("# TYPE finlink_jobs gauge\n");
+            for state in ["queued", "running", "done", "dead"] {
+                let n = counts
+                    .iter()
+                    .find(|(s, _)| s == state)
+                    .map_or(0, |(_, n)| *n);
+                let _ = writeln!(body, "finlink_jobs{{state=\"{state}\"}} {n}");
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "metrics: cannot count jobs");
             return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response();
         }
     }

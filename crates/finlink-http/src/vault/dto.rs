@@ -41,8 +41,14 @@ pub struct VaultConnectionDto {
     pub enabled: bool,
     /// `added`, `authorized`, `callable` or `invalid`.
     pub state: &'static str,
-    /// `ok`, `needs_auth`.
+    /// `ok`, `pending_refresh` (a refresh failed; the credentials are kept and retried),
+    /// `needs_auth` or `revoked`.
     pub health: &'static str,
+    /// The last failed token refresh (unix milliseconds), if any.
+    pub last_refresh_failed_at: Option<i64>,
+    /// When the credentials of a rejected grant are deleted unless a refresh succeeds first
+    /// (unix milliseconds); absent when no retention window runs.
+    pub credentials_expire_at: Option<i64>,
     pub website: Option<String>,
     pub logo: String,
     pub icon: String,
@@ -84,11 +90,13 @@ impl VaultConnectionDto {
             status: "live",
             enabled: app.integration_enabled(&v.integration),
             state: v.state,
-            health: if v.state == "invalid" {
-                "needs_auth"
-            } else {
-                "ok"
-            },
+            health: v.connection.health().as_str(),
+            last_refresh_failed_at: v.connection.refresh.last_failed_at.map(|t| t.as_millis()),
+            credentials_expire_at: v
+                .connection
+                .refresh
+                .credentials_expire_at
+                .map(|t| t.as_millis()),
             website: v.integration.website.clone(),
             icon: logo.clone(),
             logo,

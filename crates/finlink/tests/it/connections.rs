@@ -111,6 +111,7 @@ async fn connection_lifecycle_and_rules(ts: &TestServer) {
             conn_uuid,
             finlink_domain::connection::ConnectionStatus::Linked,
             ts.clock.now(),
+            &finlink_store::Effects::none(),
         )
         .await
         .unwrap();

@@ -9,7 +9,7 @@ use crate::harness::TestServer;
 
 /// A company with a sandbox connection migrated from a freshly minted grant; returns
 /// (company id, connection id, the grant).
-async fn migrated(ts: &TestServer) -> (String, String, Value) {
+pub(crate) async fn migrated(ts: &TestServer) -> (String, String, Value) {
     let (s, grant) = ts
         .call(
             ts.http
@@ -57,7 +57,7 @@ async fn reader_key(ts: &TestServer) -> String {
     k["apiKey"].as_str().unwrap().to_owned()
 }
 
-async fn refresh_requests(ts: &TestServer) -> u64 {
+pub(crate) async fn refresh_requests(ts: &TestServer) -> u64 {
     let (s, st) = ts
         .call(ts.http.get(format!("{}/sandbox/admin/stats", ts.base)))
         .await;

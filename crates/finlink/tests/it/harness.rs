@@ -84,6 +84,8 @@ impl TestServer {
             cfg.master_keys = Some(spec.expose().clone().into());
             schema = Some((url, name));
         }
+        // Jobs run when a test calls `run_jobs` (after moving the clock), not in the background.
+        cfg.workers.enabled = false;
         tweak(&mut cfg);
         let clock = ManualClock::new(Timestamp::from_millis(1_795_000_000_000));
         let server = finlink::spawn(&cfg, Arc::new(clock.clone())).await.unwrap();
@@ -142,6 +144,22 @@ impl TestServer {
                 }
                 out
             }
+        }
+    }
+
+    /// Runs every job due at the test clock's time (repeatedly, until none is due).
+    pub async fn run_jobs(&self) -> usize {
+        let mut total = 0;
+        loop {
+            let n = self
+                .app()
+                .run_due_jobs("test-worker", 100, 60)
+                .await
+                .unwrap();
+            if n == 0 {
+                return total;
+            }
+            total += n;
         }
     }
 

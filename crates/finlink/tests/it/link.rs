@@ -827,6 +827,7 @@ async fn reconnect_keeps_the_connection_id(ts: &TestServer) {
             id,
             finlink_domain::connection::ConnectionStatus::Deauthorized,
             ts.clock.now(),
+            &finlink_store::Effects::none(),
         )
         .await
         .unwrap()

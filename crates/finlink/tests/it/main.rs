@@ -12,6 +12,7 @@ mod credentials;
 mod errors;
 mod integrations;
 mod isolation;
+mod lifecycle;
 mod link;
 mod migration;
 mod proxy;
