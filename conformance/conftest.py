@@ -255,12 +255,18 @@ class FinlinkServer:
         return self.proc.returncode
 
 
-def start_server(fenv: FinlinkEnv, api_key: Optional[str] = None, label: str = "serve") -> FinlinkServer:
-    """Starts `finlink serve --listen 127.0.0.1:0` and waits for its listening line."""
+def start_server(
+    fenv: FinlinkEnv, api_key: Optional[str] = None, label: str = "serve", workers: bool = False
+) -> FinlinkServer:
+    """Starts `finlink serve --listen 127.0.0.1:0` and waits for its listening line.
+
+    Background workers are off unless asked for (``workers=True``): most tests check tokens they
+    migrated, which a proactive refresh of an unknown-expiry token would replace under them.
+    """
     stderr_path = fenv.workdir / f"{label}-{secrets.token_hex(3)}.stderr.log"
     stderr_file = open(stderr_path, "wb")
     proc = subprocess.Popen(
-        [str(FINLINK_BIN), "serve", "--listen", "127.0.0.1:0"],
+        [str(FINLINK_BIN), "serve", "--listen", "127.0.0.1:0", *([] if workers else ["--no-workers"])],
         env=fenv.env(),
         cwd=fenv.workdir,
         stdin=subprocess.DEVNULL,
