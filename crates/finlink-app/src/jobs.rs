@@ -35,6 +35,11 @@ impl Default for WorkerSettings {
     }
 }
 
+/// How often a worker deletes finished jobs, and how long they are kept (for `GET`-ing a job's
+/// outcome and for idempotency keys to dedupe late duplicates).
+const PRUNE_EVERY_SECS: i64 = 600;
+const KEEP_FINISHED_SECS: i64 = 86_400;
+
 /// What running a job came to.
 #[derive(Debug)]
 pub enum JobOutcome {
@@ -154,6 +159,22 @@ impl App {
         }
     }
 
+    /// Deletes jobs that finished more than a day ago, in batches.
+    pub async fn prune_finished_jobs(&self) -> u64 {
+        let before = self.clock.now().plus_seconds(-KEEP_FINISHED_SECS);
+        let mut total = 0;
+        loop {
+            match self.store.prune_jobs(before, 5_000).await {
+                Ok(0) => return total,
+                Ok(n) => total += n,
+                Err(e) => {
+                    tracing::warn!(error = %e, "jobs: pruning finished jobs failed");
+                    return total;
+                }
+            }
+        }
+    }
+
     async fn dispatch(&self, job: &Job) -> Result<JobOutcome> {
         let payload: serde_json::Value = serde_json::from_str(&job.payload)
             .map_err(|e| Error::internal(format!("job {} has a malformed payload: {e}", job.id)))?;
@@ -176,9 +197,14 @@ pub async fn run_workers(
     let owner = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
     let slots = Arc::new(Semaphore::new(settings.concurrency.max(1)));
     tracing::info!(owner = %owner, concurrency = settings.concurrency, "workers started");
+    let mut next_prune = app.clock.now();
     loop {
         if *stop.borrow() {
             break;
+        }
+        if app.clock.now() >= next_prune {
+            next_prune = app.clock.now().plus_seconds(PRUNE_EVERY_SECS);
+            app.prune_finished_jobs().await;
         }
         let free = slots.available_permits();
         if free == 0 {

@@ -1628,6 +1628,20 @@ impl Store for PostgresStore {
             .transpose()
     }
 
+    async fn prune_jobs(&self, before: Timestamp, limit: u32) -> Result<u64> {
+        let n = sqlx::query(
+            "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state = 'done' AND updated < $1 \
+             LIMIT $2 FOR UPDATE SKIP LOCKED)",
+        )
+        .bind(before.as_millis())
+        .bind(i64::from(limit))
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?
+        .rows_affected();
+        Ok(n)
+    }
+
     async fn job_state_counts(&self) -> Result<Vec<(String, u64)>> {
         count_by(
             &self.pool,

@@ -18,3 +18,6 @@ CREATE TABLE events (
 CREATE INDEX events_by_client ON events(client_id, id);
 CREATE INDEX events_by_company ON events(client_id, company_id, id);
 CREATE INDEX events_by_type ON events(client_id, event_type, id);
+
+-- Finished jobs are pruned a day after they finish (finlink_store::Store::prune_jobs).
+CREATE INDEX jobs_done ON jobs(updated) WHERE state = 'done';

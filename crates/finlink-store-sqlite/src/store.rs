@@ -1483,6 +1483,21 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn prune_jobs(&self, before: Timestamp, limit: u32) -> Result<u64> {
+        let before = before.as_millis();
+        self.pool
+            .write(move |tx| {
+                let n = tx
+                    .execute(
+                        "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state = 'done' AND updated < ?1 LIMIT ?2)",
+                        params![before, limit],
+                    )
+                    .map_err(db_error)?;
+                Ok(n as u64)
+            })
+            .await
+    }
+
     async fn job_state_counts(&self) -> Result<Vec<(String, u64)>> {
         self.pool
             .read(|db| {

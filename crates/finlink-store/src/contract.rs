@@ -19,8 +19,13 @@ use finlink_domain::profile::Profile;
 use finlink_domain::query::{parse, parse_order_by};
 use finlink_domain::{Error, Timestamp};
 
-use crate::{ApiKeyInsert, ConnectionInsert, ConnectionUpdate, Effects, ListQuery, Store};
+use crate::{
+    ApiKeyInsert, ConnectionInsert, ConnectionUpdate, ConnectionWrite, Effects, EventFilter,
+    ListQuery, Store,
+};
+use finlink_domain::connection::RefreshHealth;
 use finlink_domain::credentials::{AuditEntry, SealedCredentials};
+use finlink_domain::event::Event;
 use finlink_domain::integration::AuthType;
 
 const T0: i64 = 1_764_000_000_000;
@@ -120,6 +125,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
     integration_credentials(s).await;
     leases(s).await;
     jobs(s).await;
+    effects_health_and_events(s).await;
 }
 
 async fn clients_and_profiles(s: &dyn Store) {
@@ -1247,4 +1253,244 @@ async fn jobs(s: &dyn Store) {
         );
     }
     assert_eq!(s.get_job(uuid::Uuid::now_v7()).await.unwrap(), None);
+    // Finished jobs are pruned; dead ones are kept for the operator.
+    assert!(s.prune_jobs(ts(base + 1_000_000), 1000).await.unwrap() >= 1);
+    let counts = s.job_state_counts().await.unwrap();
+    assert!(!counts.iter().any(|(k, _)| k == "done"), "{counts:?}");
+    assert!(counts.iter().any(|(k, n)| k == "dead" && *n >= 1));
+}
+
+fn event(
+    client: ClientId,
+    t: &str,
+    co: Option<CompanyId>,
+    conn: Option<ConnectionId>,
+    at: i64,
+) -> Event {
+    Event {
+        id: uuid::Uuid::now_v7(),
+        client_id: client,
+        event_type: t.into(),
+        company_id: co,
+        connection_id: conn,
+        payload: format!("{{\"t\":\"{t}\"}}"),
+        occurred_at: ts(at),
+    }
+}
+
+/// Effects (events, jobs) are written with the change, and only when it happens; refresh health
+/// round-trips; a connection write can drop the credentials; events list newest first, filtered.
+async fn effects_health_and_events(s: &dyn Store) {
+    let c = new_client(s, "Effects", 9000).await;
+    let co = company(c.id, "Effects Co", 9001, &[]);
+    let created = Effects {
+        events: vec![event(c.id, "company.created", Some(co.id), None, 9001)],
+        jobs: Vec::new(),
+    };
+    s.insert_company(&co, &created).await.unwrap();
+    let conn = connection(&co, "mqjo", SourceType::Accounting, 9002);
+    let job = finlink_domain::job::NewJob {
+        id: uuid::Uuid::now_v7(),
+        kind: "refresh".into(),
+        payload: "{}".into(),
+        run_at: ts(9500),
+        max_attempts: 3,
+        idempotency_key: Some(format!("effects:{}", conn.id)),
+        concurrency_key: None,
+        created: ts(9002),
+    };
+    let with_job = Effects {
+        events: vec![event(
+            c.id,
+            "connection.created",
+            Some(co.id),
+            Some(conn.id),
+            9002,
+        )],
+        jobs: vec![job.clone()],
+    };
+    assert_eq!(
+        s.insert_connection(&conn, &with_job).await.unwrap(),
+        ConnectionInsert::Inserted
+    );
+    assert_eq!(s.get_job(job.id).await.unwrap().unwrap().run_at, ts(9500));
+    // A second accounting connection is refused: its effects are not written.
+    let refused = connection(&co, "gbol", SourceType::Accounting, 9003);
+    let ghost = Effects {
+        events: vec![event(
+            c.id,
+            "connection.created",
+            Some(co.id),
+            Some(refused.id),
+            9003,
+        )],
+        jobs: Vec::new(),
+    };
+    assert!(matches!(
+        s.insert_connection(&refused, &ghost).await.unwrap(),
+        ConnectionInsert::AccountingExists(_)
+    ));
+    let health = RefreshHealth {
+        failing_since: Some(ts(9100)),
+        last_failed_at: Some(ts(9200)),
+        credentials_expire_at: Some(ts(99_000)),
+        revoked: false,
+    };
+    let write = ConnectionWrite {
+        status: Some(ConnectionStatus::Deauthorized),
+        errors: None,
+        refresh: Some(health.clone()),
+        drop_credentials: false,
+        at: ts(9200),
+    };
+    let failed = s
+        .update_connection(
+            c.id,
+            co.id,
+            conn.id,
+            &write,
+            &Effects {
+                events: vec![event(
+                    c.id,
+                    "connection.failed",
+                    Some(co.id),
+                    Some(conn.id),
+                    9200,
+                )],
+                jobs: Vec::new(),
+            },
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(failed.status, ConnectionStatus::Deauthorized);
+    assert_eq!(failed.refresh, health);
+    let got = s
+        .get_connection(c.id, co.id, conn.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.refresh, health);
+    // Unknown connection: nothing written.
+    assert!(
+        s.update_connection(c.id, co.id, ConnectionId::new_v7(ts(1)), &write, &with_job)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Store credentials, then a write that drops them (retention ran out).
+    let creds = SealedCredentials {
+        client_id: c.id,
+        company_id: co.id,
+        connection_id: conn.id,
+        auth_type: AuthType::Oauth2,
+        key_id: "keyA".into(),
+        sealed: vec![9, 9],
+        token_type: None,
+        scopes: vec![],
+        expires_at: None,
+        issued_at: None,
+        needs_refresh: true,
+        version: 0,
+        updated: ts(9300),
+    };
+    let relinked = s
+        .store_credentials(
+            &creds,
+            &ConnectionUpdate {
+                status: ConnectionStatus::Linked,
+                connection_info: None,
+                errors: None,
+                at: ts(9300),
+            },
+            &audit(&conn, "connection.migrate", 9300),
+            &Effects::none(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        relinked.refresh.failing_since, None,
+        "new credentials close the cycle"
+    );
+    assert_eq!(relinked.refresh.last_failed_at, Some(ts(9200)));
+    let revoked = ConnectionWrite {
+        status: None,
+        errors: None,
+        refresh: Some(RefreshHealth {
+            revoked: true,
+            ..RefreshHealth::default()
+        }),
+        drop_credentials: true,
+        at: ts(9400),
+    };
+    let after = s
+        .update_connection(c.id, co.id, conn.id, &revoked, &Effects::none())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(after.refresh.revoked);
+    assert_eq!(s.get_credentials(c.id, conn.id).await.unwrap(), None);
+    // Events: newest first, filtered; a deleted company's events stay.
+    assert!(
+        s.delete_company(
+            c.id,
+            co.id,
+            &Effects {
+                events: vec![event(c.id, "company.deleted", Some(co.id), None, 9500)],
+                jobs: Vec::new(),
+            },
+        )
+        .await
+        .unwrap()
+    );
+    let all = s
+        .list_events(c.id, &EventFilter::default(), PageRequest::default())
+        .await
+        .unwrap();
+    let types: Vec<&str> = all.items.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(
+        types,
+        [
+            "company.deleted",
+            "connection.failed",
+            "connection.created",
+            "company.created"
+        ]
+    );
+    assert_eq!(all.total, 4);
+    let of_conn = s
+        .list_events(
+            c.id,
+            &EventFilter {
+                connection: Some(conn.id),
+                ..EventFilter::default()
+            },
+            PageRequest::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(of_conn.total, 2);
+    let typed = s
+        .list_events(
+            c.id,
+            &EventFilter {
+                event_type: Some("company.created".into()),
+                company: Some(co.id),
+                connection: None,
+            },
+            PageRequest::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(typed.items.len(), 1);
+    assert_eq!(typed.items[0].payload, "{\"t\":\"company.created\"}");
+    let other = new_client(s, "Effects other", 9600).await;
+    assert_eq!(
+        s.list_events(other.id, &EventFilter::default(), PageRequest::default())
+            .await
+            .unwrap()
+            .total,
+        0
+    );
 }

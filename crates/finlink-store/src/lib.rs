@@ -342,6 +342,8 @@ pub trait Store: Send + Sync + 'static {
     async fn get_job(&self, id: uuid::Uuid) -> Result<Option<Job>>;
     /// How many jobs are in each state.
     async fn job_state_counts(&self) -> Result<Vec<(String, u64)>>;
+    /// Deletes up to `limit` jobs that finished (`done`) before `before`; returns how many.
+    async fn prune_jobs(&self, before: Timestamp, limit: u32) -> Result<u64>;
 
     /// Waits until a job may have become due (PostgreSQL: a `NOTIFY` from any process; both
     /// engines: an enqueue in this process), or `timeout`, whichever comes first.
