@@ -187,6 +187,11 @@ async fn expired_tokens_refresh_once_for_many_readers(ts: &TestServer) {
         metrics.contains(r#"finlink_connections{status="Linked"} 1"#),
         "{metrics}"
     );
+    assert!(
+        metrics.contains(r#"finlink_jobs{state="dead"} 0"#)
+            && metrics.contains(r#"finlink_jobs{state="queued"}"#),
+        "{metrics}"
+    );
     assert!(!metrics.contains(grant["access_token"].as_str().unwrap()));
 }
 both_engines!(expired_tokens_refresh_once_for_many_readers);

@@ -216,6 +216,23 @@ async fn proactive_refresh_and_failure_lifecycle(ts: &TestServer) {
     }
     let (s, b) = ts.get("/events?eventType=nope").await;
     assert_eq!(s, 400, "{b}");
+    let metrics = ts
+        .http
+        .get(format!("{}/metrics", ts.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        r#"finlink_jobs_total{kind="refresh",outcome="done"}"#,
+        r#"finlink_jobs_total{kind="refresh",outcome="retry"}"#,
+        r#"finlink_jobs_total{kind="retention",outcome="done"}"#,
+        r#"finlink_refreshes_total{integration="mqjo",outcome="rejected"}"#,
+    ] {
+        assert!(metrics.contains(line), "{line} missing from\n{metrics}");
+    }
 }
 
 /// finlink's own failure (credentials it cannot decrypt) is an error the job retries, never a
