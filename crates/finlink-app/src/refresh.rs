@@ -16,8 +16,12 @@ use crate::App;
 use crate::credentials::{open, seal};
 use crate::migration::Actor;
 
-/// How long a refresh lease is held at most (the token request times out after 20 s).
-const REFRESH_LEASE_SECS: i64 = 30;
+/// How long a refresh lease lasts unless its holder renews it. The holder renews it every
+/// [`LEASE_RENEW`] while its token request runs (which times out after 20 s), so a process that
+/// dies holding it (SIGKILL, a crash) frees it within this many seconds: short, because a
+/// rotating platform's reuse grace for an exchange lost in flight may be short too.
+const REFRESH_LEASE_SECS: i64 = 8;
+const LEASE_RENEW: std::time::Duration = std::time::Duration::from_secs(2);
 /// How often a waiting process looks again, and for how long in all (about the lease).
 const LEASE_POLL: std::time::Duration = std::time::Duration::from_millis(20);
 const MAX_LEASE_POLLS: u32 = 1_600;
@@ -133,9 +137,33 @@ impl App {
             }
             tokio::time::sleep(LEASE_POLL).await;
         }
+        let renewal = {
+            let (app, key, owner) = (self.clone(), key.clone(), owner.clone());
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(LEASE_RENEW).await;
+                    let now = app.clock.now();
+                    match app
+                        .store
+                        .try_lease(&key, &owner, now.plus_seconds(REFRESH_LEASE_SECS), now)
+                        .await
+                    {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            tracing::warn!(connection_id = %connection, "refresh: the lease was lost while refreshing");
+                            break;
+                        }
+                        Err(e) => {
+                            tracing::warn!(connection_id = %connection, error = %e, "refresh: cannot renew the lease")
+                        }
+                    }
+                }
+            })
+        };
         let result = self
             .refresh_leased(actor, client, company, connection, &conn, &integ, &before)
             .await;
+        renewal.abort();
         if let Err(e) = self.store.release_lease(&key, &owner).await {
             tracing::warn!(connection_id = %connection, error = %e, "refresh: could not release the lease; it runs out by itself");
         }
