@@ -61,7 +61,9 @@ impl App {
                 self.company_event(finlink_domain::event::types::COMPANY_CREATED, &company),
             ],
             jobs: Vec::new(),
+            deliveries: Vec::new(),
         };
+        let effects = self.with_deliveries(effects, Some(&company.tags)).await?;
         self.store.insert_company(&company, &effects).await?;
         tracing::info!(company_id = %company.id, "company created");
         Ok(company)
@@ -136,7 +138,9 @@ impl App {
                 self.company_event(finlink_domain::event::types::COMPANY_DELETED, &company),
             ],
             jobs: Vec::new(),
+            deliveries: Vec::new(),
         };
+        let effects = self.with_deliveries(effects, Some(&company.tags)).await?;
         if self.store.delete_company(client, id, &effects).await? {
             tracing::info!(company_id = %id, "company deleted");
             Ok(())

@@ -55,7 +55,11 @@ impl App {
                 &connection,
             )],
             jobs: Vec::new(),
+            deliveries: Vec::new(),
         };
+        let effects = self
+            .with_deliveries(effects, Some(&company_row.tags))
+            .await?;
         match self.store.insert_connection(&connection, &effects).await? {
             ConnectionInsert::Inserted => {
                 tracing::info!(company_id = %company, connection_id = %connection.id, platform = %integ.key, "connection created");
@@ -136,7 +140,11 @@ impl App {
                         .into_iter()
                         .collect(),
                     jobs: Vec::new(),
+                    deliveries: Vec::new(),
                 };
+                let effects = self
+                    .with_deliveries(effects, Some(&company_row.tags))
+                    .await?;
                 self.store
                     .set_connection_status(client, company, id, status, now, &effects)
                     .await?
@@ -171,7 +179,11 @@ impl App {
                 conn,
             )],
             jobs: Vec::new(),
+            deliveries: Vec::new(),
         };
+        let effects = self
+            .with_deliveries(effects, Some(&company_row.tags))
+            .await?;
         if self
             .store
             .delete_connection(client, company, id, &effects)

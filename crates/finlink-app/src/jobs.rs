@@ -181,6 +181,7 @@ impl App {
         match job.kind.as_str() {
             crate::lifecycle::REFRESH_JOB => self.run_refresh_job(&payload, job.attempts).await,
             crate::lifecycle::RETENTION_JOB => self.run_retention_job(&payload).await,
+            crate::webhooks::DELIVER_JOB => self.run_delivery_job(&payload, job.attempts).await,
             other => Err(Error::internal(format!("unknown job kind '{other}'"))),
         }
     }

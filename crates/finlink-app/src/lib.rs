@@ -20,6 +20,7 @@ pub mod proxy;
 pub mod refresh;
 pub mod rotation;
 pub mod vault;
+pub mod webhooks;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -43,6 +44,8 @@ pub struct AppSettings {
     pub internal_url: String,
     /// Refresh scheduling and the failure lifecycle.
     pub lifecycle: lifecycle::LifecycleSettings,
+    /// Where webhooks may be sent.
+    pub webhook_targets: finlink_providers::webhook::TargetPolicy,
 }
 
 /// The operator's OAuth app at one platform.
@@ -66,6 +69,8 @@ pub struct App {
     pub oauth_apps: Arc<BTreeMap<String, OAuthApp>>,
     pub(crate) key_cache: Arc<api_keys::KeyCache>,
     pub(crate) refresh_locks: Arc<refresh::RefreshLocks>,
+    /// Sends webhooks (public addresses only unless the operator allows private ones).
+    pub webhooks: finlink_providers::webhook::WebhookSender,
 }
 
 /// What an [`App`] is built from besides the store and the clock.
@@ -97,6 +102,8 @@ impl App {
         }
         let oauth = OAuthClient::new(std::time::Duration::from_secs(20))
             .map_err(|e| finlink_domain::Error::internal(e.to_string()))?;
+        let webhooks = finlink_providers::webhook::WebhookSender::new(settings.webhook_targets)
+            .map_err(|e| finlink_domain::Error::internal(e.to_string()))?;
         Ok(Self {
             store,
             clock,
@@ -107,6 +114,7 @@ impl App {
             oauth_apps: Arc::new(parts.oauth_apps),
             key_cache: Arc::default(),
             refresh_locks: Arc::default(),
+            webhooks,
         })
     }
 

@@ -168,6 +168,7 @@ impl App {
                     &after,
                 ));
             }
+            return self.with_deliveries(effects, Some(&company.tags)).await;
         }
         Ok(effects)
     }
@@ -189,6 +190,10 @@ impl App {
         {
             // Unlinked or pending: a refresh does not relink it; the events above do not apply.
             effects.events.clear();
+            effects.deliveries.clear();
+            effects
+                .jobs
+                .retain(|j| j.kind != crate::webhooks::DELIVER_JOB);
         }
         let write = ConnectionWrite {
             status: (conn.status == ConnectionStatus::Deauthorized)
@@ -290,6 +295,9 @@ impl App {
                     .events
                     .push(self.connection_event(t, &company_row, &after));
             }
+            effects = self
+                .with_deliveries(effects, Some(&company_row.tags))
+                .await?;
         }
         self.store
             .update_connection(client, company, connection, &write, &effects)
@@ -388,7 +396,11 @@ impl App {
         let effects = Effects {
             events: vec![self.vault_event(types::TOKEN_REFRESH_FAILED, &company_row, &after)],
             jobs: Vec::new(),
+            deliveries: Vec::new(),
         };
+        let effects = self
+            .with_deliveries(effects, Some(&company_row.tags))
+            .await?;
         let write = ConnectionWrite {
             status: None,
             errors: None,

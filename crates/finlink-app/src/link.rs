@@ -291,7 +291,11 @@ impl App {
                         other,
                     )],
                     jobs: Vec::new(),
+                    deliveries: Vec::new(),
                 };
+                let effects = self
+                    .with_deliveries(effects, Some(&company_row.tags))
+                    .await?;
                 self.store
                     .delete_connection(client, company, other.id, &effects)
                     .await?;

@@ -164,7 +164,9 @@ impl App {
                 self.company_event(finlink_domain::event::types::COMPANY_CREATED, &company),
             ],
             jobs: Vec::new(),
+            deliveries: Vec::new(),
         };
+        let effects = self.with_deliveries(effects, Some(&company.tags)).await?;
         match self.store.insert_company(&company, &effects).await {
             Ok(()) => Ok(company),
             // Another request created it first (the consumer id is unique per client).

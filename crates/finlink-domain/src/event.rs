@@ -17,9 +17,11 @@ pub mod types {
     pub const TOKEN_REFRESH_PENDING: &str = "vault.connection.token_refresh.pending";
     pub const TOKEN_REFRESH_RECOVERED: &str = "vault.connection.token_refresh.recovered";
     pub const TOKEN_REFRESH_FAILED: &str = "vault.connection.token_refresh.failed";
+    /// finlink disabled a webhook consumer (its receiver answered 410, or failed for 5 days).
+    pub const WEBHOOK_CONSUMER_DISABLED: &str = "webhooks.consumer.disabled";
 
     /// Every type finlink raises, in a stable order.
-    pub const ALL: [&str; 11] = [
+    pub const ALL: [&str; 12] = [
         COMPANY_CREATED,
         COMPANY_DELETED,
         CONNECTION_CREATED,
@@ -31,6 +33,7 @@ pub mod types {
         TOKEN_REFRESH_PENDING,
         TOKEN_REFRESH_RECOVERED,
         TOKEN_REFRESH_FAILED,
+        WEBHOOK_CONSUMER_DISABLED,
     ];
 }
 

@@ -16,6 +16,7 @@ pub mod link;
 pub mod paging;
 pub mod profile;
 pub mod query;
+pub mod webhook;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use error::{Error, Result};

@@ -7,5 +7,6 @@
 
 pub mod catalog;
 pub mod oauth;
+pub mod webhook;
 
 pub use catalog::{Catalog, CatalogError};

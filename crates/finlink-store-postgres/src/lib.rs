@@ -18,6 +18,7 @@ use finlink_domain::link::{IntegrationCredentials, LinkFlow};
 use finlink_domain::paging::Page;
 use finlink_domain::paging::PageRequest;
 use finlink_domain::profile::Profile;
+use finlink_domain::webhook::{Consumer, Delivery};
 use finlink_domain::{Error, Result, Timestamp};
 use finlink_store::ConnectionUpdate;
 use finlink_store::rows::{
@@ -26,6 +27,7 @@ use finlink_store::rows::{
 };
 use finlink_store::rows::{AUDIT_COLUMNS, AuditRow, CREDENTIAL_COLUMNS, CredentialsRow};
 use finlink_store::rows::{CONNECTION_INSERT_COLUMNS, EVENT_COLUMNS, EventRow};
+use finlink_store::rows::{CONSUMER_COLUMNS, ConsumerRow, DELIVERY_COLUMNS, DeliveryRow};
 use finlink_store::rows::{
     INTEGRATION_CREDENTIAL_COLUMNS, IntegrationCredentialsRow, LINK_FLOW_COLUMNS, LinkFlowRow,
     errors_json,
@@ -34,6 +36,7 @@ use finlink_store::rows::{JOB_COLUMNS, JobRow, job_error};
 use finlink_store::sql::{self, Dialect, Param, SqlBuilder};
 use finlink_store::{ApiKeyInsert, ConnectionInsert, ListQuery, Store};
 use finlink_store::{ConnectionWrite, Effects, EventFilter};
+use finlink_store::{ConsumerSecrets, SealedSecret};
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::query::Query;
 use sqlx::{PgPool, Postgres, Row};
@@ -140,6 +143,31 @@ impl PostgresStore {
             .bind(&r.connection_id)
             .bind(&r.payload)
             .bind(r.occurred_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        }
+        for d in &effects.deliveries {
+            let r = DeliveryRow::from_domain(d);
+            // A delivery whose consumer was deleted meanwhile is dropped.
+            sqlx::query(&format!(
+                "INSERT INTO webhook_deliveries ({DELIVERY_COLUMNS}) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 \
+                 WHERE EXISTS (SELECT 1 FROM webhook_consumers WHERE id = $3)"
+            ))
+            .bind(&r.id)
+            .bind(&r.client_id)
+            .bind(&r.consumer_id)
+            .bind(&r.event_id)
+            .bind(&r.event_type)
+            .bind(r.event_at)
+            .bind(&r.state)
+            .bind(r.attempts)
+            .bind(r.last_attempt_at)
+            .bind(r.response_status)
+            .bind(r.duration_ms)
+            .bind(&r.response_body)
+            .bind(r.next_attempt_at)
+            .bind(r.created)
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
@@ -351,6 +379,52 @@ const COUNT_ADD: &str = "INSERT INTO company_counts (client_id, shard, n) \
 
 /// How many columns `COMPANY_COLUMNS` selects (where joined connection columns start).
 const COMPANY_FIELDS: usize = 11;
+
+fn event_row(r: &PgRow) -> Result<EventRow> {
+    Ok(EventRow {
+        id: get(r, 0)?,
+        client_id: get(r, 1)?,
+        event_type: get(r, 2)?,
+        company_id: get(r, 3)?,
+        connection_id: get(r, 4)?,
+        payload: get(r, 5)?,
+        occurred_at: get(r, 6)?,
+    })
+}
+
+fn consumer_row(r: &PgRow) -> Result<ConsumerRow> {
+    Ok(ConsumerRow {
+        id: get(r, 0)?,
+        client_id: get(r, 1)?,
+        url: get(r, 2)?,
+        disabled: get(r, 3)?,
+        disabled_reason: get(r, 4)?,
+        event_types: get(r, 5)?,
+        company_tags: get(r, 6)?,
+        failing_since: get(r, 7)?,
+        created: get(r, 8)?,
+        updated: get(r, 9)?,
+    })
+}
+
+fn delivery_row(r: &PgRow) -> Result<DeliveryRow> {
+    Ok(DeliveryRow {
+        id: get(r, 0)?,
+        client_id: get(r, 1)?,
+        consumer_id: get(r, 2)?,
+        event_id: get(r, 3)?,
+        event_type: get(r, 4)?,
+        event_at: get(r, 5)?,
+        state: get(r, 6)?,
+        attempts: get(r, 7)?,
+        last_attempt_at: get(r, 8)?,
+        response_status: get(r, 9)?,
+        duration_ms: get(r, 10)?,
+        response_body: get(r, 11)?,
+        next_attempt_at: get(r, 12)?,
+        created: get(r, 13)?,
+    })
+}
 
 fn connection_row(r: &PgRow) -> Result<ConnectionRow> {
     connection_row_at(r, 0)
@@ -1370,6 +1444,7 @@ impl Store for PostgresStore {
         let effects = Effects {
             events: Vec::new(),
             jobs: vec![job.clone()],
+            deliveries: Vec::new(),
         };
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         let added = enqueue_job_on(&mut *tx, job).await?;
@@ -1382,6 +1457,258 @@ impl Store for PostgresStore {
         }
         self.commit_with(tx, &effects).await?;
         Ok(added)
+    }
+
+    async fn get_event(&self, client: ClientId, id: uuid::Uuid) -> Result<Option<Event>> {
+        sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE id = $1 AND client_id = $2"
+        ))
+        .bind(id.to_string())
+        .bind(client.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?
+        .map(|r| event_row(&r)?.into_domain())
+        .transpose()
+    }
+
+    async fn insert_consumer(
+        &self,
+        consumer: &Consumer,
+        secret: &SealedSecret,
+        max: usize,
+    ) -> Result<bool> {
+        let r = ConsumerRow::from_domain(consumer);
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        // Serialises concurrent creations for one client, so the limit holds.
+        sqlx::query("SELECT 1 FROM clients WHERE id = $1 FOR UPDATE")
+            .bind(&r.client_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        let n: i64 = sqlx::query("SELECT COUNT(*) FROM webhook_consumers WHERE client_id = $1")
+            .bind(&r.client_id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_error)?
+            .try_get(0)
+            .map_err(db_error)?;
+        if usize::try_from(n).unwrap_or(usize::MAX) >= max {
+            return Ok(false);
+        }
+        sqlx::query(&format!(
+            "INSERT INTO webhook_consumers ({CONSUMER_COLUMNS}, key_id, secret) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        ))
+        .bind(&r.id)
+        .bind(&r.client_id)
+        .bind(&r.url)
+        .bind(r.disabled)
+        .bind(&r.disabled_reason)
+        .bind(&r.event_types)
+        .bind(&r.company_tags)
+        .bind(r.failing_since)
+        .bind(r.created)
+        .bind(r.updated)
+        .bind(&secret.key_id)
+        .bind(&secret.sealed)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(true)
+    }
+
+    async fn list_consumers(&self, client: ClientId) -> Result<Vec<Consumer>> {
+        sqlx::query(&format!(
+            "SELECT {CONSUMER_COLUMNS} FROM webhook_consumers WHERE client_id = $1 ORDER BY created, id"
+        ))
+        .bind(client.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(|r| consumer_row(r)?.into_domain())
+        .collect()
+    }
+
+    async fn get_consumer(&self, client: ClientId, id: uuid::Uuid) -> Result<Option<Consumer>> {
+        sqlx::query(&format!(
+            "SELECT {CONSUMER_COLUMNS} FROM webhook_consumers WHERE id = $1 AND client_id = $2"
+        ))
+        .bind(id.to_string())
+        .bind(client.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?
+        .map(|r| consumer_row(&r)?.into_domain())
+        .transpose()
+    }
+
+    async fn update_consumer(&self, consumer: &Consumer) -> Result<bool> {
+        let r = ConsumerRow::from_domain(consumer);
+        let n = sqlx::query(
+            "UPDATE webhook_consumers SET url = $3, disabled = $4, disabled_reason = $5, event_types = $6, \
+             company_tags = $7, failing_since = $8, updated = $9 WHERE id = $1 AND client_id = $2",
+        )
+        .bind(&r.id)
+        .bind(&r.client_id)
+        .bind(&r.url)
+        .bind(r.disabled)
+        .bind(&r.disabled_reason)
+        .bind(&r.event_types)
+        .bind(&r.company_tags)
+        .bind(r.failing_since)
+        .bind(r.updated)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn delete_consumer(&self, client: ClientId, id: uuid::Uuid) -> Result<bool> {
+        let n = sqlx::query("DELETE FROM webhook_consumers WHERE id = $1 AND client_id = $2")
+            .bind(id.to_string())
+            .bind(client.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn get_consumer_secrets(
+        &self,
+        client: ClientId,
+        id: uuid::Uuid,
+    ) -> Result<Option<ConsumerSecrets>> {
+        let row = sqlx::query(
+            "SELECT key_id, secret, previous_key_id, previous_secret, previous_expires \
+             FROM webhook_consumers WHERE id = $1 AND client_id = $2",
+        )
+        .bind(id.to_string())
+        .bind(client.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        let Some(r) = row else { return Ok(None) };
+        let current = SealedSecret {
+            key_id: get(&r, 0)?,
+            sealed: get(&r, 1)?,
+        };
+        let prev_key: Option<String> = get(&r, 2)?;
+        let prev: Option<Vec<u8>> = get(&r, 3)?;
+        let until: Option<i64> = get(&r, 4)?;
+        let previous = match (prev_key, prev, until) {
+            (Some(key_id), Some(sealed), Some(until)) => Some((
+                SealedSecret { key_id, sealed },
+                Timestamp::from_millis(until),
+            )),
+            _ => None,
+        };
+        Ok(Some(ConsumerSecrets { current, previous }))
+    }
+
+    async fn rotate_consumer_secret(
+        &self,
+        client: ClientId,
+        id: uuid::Uuid,
+        next: &SealedSecret,
+        previous_until: Timestamp,
+        at: Timestamp,
+    ) -> Result<bool> {
+        let n = sqlx::query(
+            "UPDATE webhook_consumers SET previous_key_id = key_id, previous_secret = secret, \
+             previous_expires = $3, key_id = $4, secret = $5, updated = $6 WHERE id = $1 AND client_id = $2",
+        )
+        .bind(id.to_string())
+        .bind(client.to_string())
+        .bind(previous_until.as_millis())
+        .bind(&next.key_id)
+        .bind(&next.sealed)
+        .bind(at.as_millis())
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn update_delivery(&self, delivery: &Delivery) -> Result<()> {
+        let r = DeliveryRow::from_domain(delivery);
+        sqlx::query(
+            "UPDATE webhook_deliveries SET state = $2, attempts = $3, last_attempt_at = $4, response_status = $5, \
+             duration_ms = $6, response_body = $7, next_attempt_at = $8 WHERE id = $1",
+        )
+        .bind(&r.id)
+        .bind(&r.state)
+        .bind(r.attempts)
+        .bind(r.last_attempt_at)
+        .bind(r.response_status)
+        .bind(r.duration_ms)
+        .bind(&r.response_body)
+        .bind(r.next_attempt_at)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn get_delivery(&self, client: ClientId, id: uuid::Uuid) -> Result<Option<Delivery>> {
+        sqlx::query(&format!(
+            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE id = $1 AND client_id = $2"
+        ))
+        .bind(id.to_string())
+        .bind(client.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?
+        .map(|r| delivery_row(&r)?.into_domain())
+        .transpose()
+    }
+
+    async fn list_deliveries(
+        &self,
+        client: ClientId,
+        consumer: uuid::Uuid,
+        page: PageRequest,
+    ) -> Result<Page<Delivery>> {
+        let total: i64 = sqlx::query(
+            "SELECT COUNT(*) FROM webhook_deliveries WHERE consumer_id = $1 AND client_id = $2",
+        )
+        .bind(consumer.to_string())
+        .bind(client.to_string())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_error)?
+        .try_get(0)
+        .map_err(db_error)?;
+        let items = sqlx::query(&format!(
+            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE consumer_id = $1 AND client_id = $2 \
+             ORDER BY id DESC LIMIT $3 OFFSET $4"
+        ))
+        .bind(consumer.to_string())
+        .bind(client.to_string())
+        .bind(page.limit() as i64)
+        .bind(page.offset() as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(|r| delivery_row(r)?.into_domain())
+        .collect::<Result<Vec<_>>>()?;
+        Ok(Page {
+            items,
+            total: u64::try_from(total).unwrap_or(0),
+            request: page,
+        })
+    }
+
+    async fn write_effects(&self, effects: &Effects) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        PostgresStore::write_effects(self, &mut tx, effects).await?;
+        self.commit_with(tx, effects).await
     }
 
     async fn wait_for_jobs(&self, timeout: std::time::Duration) {
@@ -1437,6 +1764,11 @@ impl Store for PostgresStore {
             args.push(c.to_string());
             where_.push_str(&format!(" AND connection_id = ${}", args.len()));
         }
+        if let Some(t) = filter.since {
+            // Bound as text and cast, so every parameter here is a string.
+            args.push(t.as_millis().to_string());
+            where_.push_str(&format!(" AND occurred_at >= (${})::BIGINT", args.len()));
+        }
         let count_sql = format!("SELECT COUNT(*) FROM events WHERE {where_}");
         let mut count = sqlx::query(&count_sql);
         for a in &args {
@@ -1465,18 +1797,7 @@ impl Store for PostgresStore {
             .map_err(db_error)?;
         let items = rows
             .iter()
-            .map(|r| {
-                EventRow {
-                    id: get(r, 0)?,
-                    client_id: get(r, 1)?,
-                    event_type: get(r, 2)?,
-                    company_id: get(r, 3)?,
-                    connection_id: get(r, 4)?,
-                    payload: get(r, 5)?,
-                    occurred_at: get(r, 6)?,
-                }
-                .into_domain()
-            })
+            .map(|r| event_row(r)?.into_domain())
             .collect::<Result<Vec<_>>>()?;
         Ok(Page {
             items,

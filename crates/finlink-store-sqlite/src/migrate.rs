@@ -21,6 +21,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0006_events_refresh_health",
         include_str!("../migrations/0006_events_refresh_health.sql"),
     ),
+    (
+        "0007_webhooks",
+        include_str!("../migrations/0007_webhooks.sql"),
+    ),
 ];
 
 pub fn run(conn: &mut Connection) -> rusqlite::Result<()> {

@@ -13,6 +13,7 @@ use finlink_domain::link::{IntegrationCredentials, LinkFlow};
 use finlink_domain::paging::Page;
 use finlink_domain::paging::PageRequest;
 use finlink_domain::profile::Profile;
+use finlink_domain::webhook::{Consumer, Delivery};
 use finlink_domain::{Error, Result, Timestamp};
 use finlink_store::rows::{
     API_KEY_COLUMNS, ApiKeyRow, CLIENT_COLUMNS, COMPANY_COLUMNS, CONNECTION_COLUMNS, ClientRow,
@@ -20,6 +21,7 @@ use finlink_store::rows::{
 };
 use finlink_store::rows::{AUDIT_COLUMNS, AuditRow, CREDENTIAL_COLUMNS, CredentialsRow};
 use finlink_store::rows::{CONNECTION_INSERT_COLUMNS, EVENT_COLUMNS, EventRow};
+use finlink_store::rows::{CONSUMER_COLUMNS, ConsumerRow, DELIVERY_COLUMNS, DeliveryRow};
 use finlink_store::rows::{
     INTEGRATION_CREDENTIAL_COLUMNS, IntegrationCredentialsRow, LINK_FLOW_COLUMNS, LinkFlowRow,
     errors_json,
@@ -28,6 +30,7 @@ use finlink_store::rows::{JOB_COLUMNS, JobRow, job_error};
 use finlink_store::sql::{self, Dialect, Param, SqlBuilder};
 use finlink_store::{ApiKeyInsert, ConnectionInsert, ListQuery, Store};
 use finlink_store::{ConnectionUpdate, ConnectionWrite, Effects, EventFilter};
+use finlink_store::{ConsumerSecrets, SealedSecret};
 use rusqlite::types::Value;
 use rusqlite::{Connection as Db, OptionalExtension, Row, params, params_from_iter};
 use std::sync::Arc;
@@ -132,10 +135,87 @@ fn write_effects_tx(tx: &Db, effects: &Effects) -> Result<()> {
         ])
         .map_err(db_error)?;
     }
+    for d in &effects.deliveries {
+        insert_delivery_tx(tx, d)?;
+    }
     for j in &effects.jobs {
         enqueue_job_tx(tx, j)?;
     }
     Ok(())
+}
+
+fn insert_delivery_tx(tx: &Db, d: &Delivery) -> Result<()> {
+    let r = DeliveryRow::from_domain(d);
+    // A delivery whose consumer was deleted meanwhile is dropped (the FK would refuse it).
+    tx.prepare_cached(&format!(
+        "INSERT INTO webhook_deliveries ({DELIVERY_COLUMNS}) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14 \
+         WHERE EXISTS (SELECT 1 FROM webhook_consumers WHERE id = ?3)"
+    ))
+    .map_err(db_error)?
+    .execute(params![
+        r.id,
+        r.client_id,
+        r.consumer_id,
+        r.event_id,
+        r.event_type,
+        r.event_at,
+        r.state,
+        r.attempts,
+        r.last_attempt_at,
+        r.response_status,
+        r.duration_ms,
+        r.response_body,
+        r.next_attempt_at,
+        r.created
+    ])
+    .map_err(db_error)?;
+    Ok(())
+}
+
+fn consumer_row(r: &Row<'_>) -> rusqlite::Result<ConsumerRow> {
+    Ok(ConsumerRow {
+        id: r.get(0)?,
+        client_id: r.get(1)?,
+        url: r.get(2)?,
+        disabled: r.get(3)?,
+        disabled_reason: r.get(4)?,
+        event_types: r.get(5)?,
+        company_tags: r.get(6)?,
+        failing_since: r.get(7)?,
+        created: r.get(8)?,
+        updated: r.get(9)?,
+    })
+}
+
+fn delivery_row(r: &Row<'_>) -> rusqlite::Result<DeliveryRow> {
+    Ok(DeliveryRow {
+        id: r.get(0)?,
+        client_id: r.get(1)?,
+        consumer_id: r.get(2)?,
+        event_id: r.get(3)?,
+        event_type: r.get(4)?,
+        event_at: r.get(5)?,
+        state: r.get(6)?,
+        attempts: r.get(7)?,
+        last_attempt_at: r.get(8)?,
+        response_status: r.get(9)?,
+        duration_ms: r.get(10)?,
+        response_body: r.get(11)?,
+        next_attempt_at: r.get(12)?,
+        created: r.get(13)?,
+    })
+}
+
+fn event_row(r: &Row<'_>) -> rusqlite::Result<EventRow> {
+    Ok(EventRow {
+        id: r.get(0)?,
+        client_id: r.get(1)?,
+        event_type: r.get(2)?,
+        company_id: r.get(3)?,
+        connection_id: r.get(4)?,
+        payload: r.get(5)?,
+        occurred_at: r.get(6)?,
+    })
 }
 
 fn values(params: Vec<Param>) -> Vec<Value> {
@@ -1271,6 +1351,277 @@ impl Store for SqliteStore {
         Ok(added)
     }
 
+    async fn get_event(&self, client: ClientId, id: uuid::Uuid) -> Result<Option<Event>> {
+        let (client, id) = (client.to_string(), id.to_string());
+        self.pool
+            .read_point(move |db| {
+                db.prepare_cached(&format!(
+                    "SELECT {EVENT_COLUMNS} FROM events WHERE id = ?1 AND client_id = ?2"
+                ))
+                .map_err(db_error)?
+                .query_row(params![id, client], event_row)
+                .optional()
+                .map_err(db_error)?
+                .map(EventRow::into_domain)
+                .transpose()
+            })
+            .await
+    }
+
+    async fn insert_consumer(
+        &self,
+        consumer: &Consumer,
+        secret: &SealedSecret,
+        max: usize,
+    ) -> Result<bool> {
+        let r = ConsumerRow::from_domain(consumer);
+        let secret = secret.clone();
+        self.pool
+            .write(move |tx| {
+                let n: i64 = tx
+                    .query_row(
+                        "SELECT COUNT(*) FROM webhook_consumers WHERE client_id = ?1",
+                        params![r.client_id],
+                        |x| x.get(0),
+                    )
+                    .map_err(db_error)?;
+                if usize::try_from(n).unwrap_or(usize::MAX) >= max {
+                    return Ok(false);
+                }
+                tx.execute(
+                    &format!(
+                        "INSERT INTO webhook_consumers ({CONSUMER_COLUMNS}, key_id, secret) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+                    ),
+                    params![
+                        r.id,
+                        r.client_id,
+                        r.url,
+                        r.disabled,
+                        r.disabled_reason,
+                        r.event_types,
+                        r.company_tags,
+                        r.failing_since,
+                        r.created,
+                        r.updated,
+                        secret.key_id,
+                        secret.sealed
+                    ],
+                )
+                .map_err(db_error)?;
+                Ok(true)
+            })
+            .await
+    }
+
+    async fn list_consumers(&self, client: ClientId) -> Result<Vec<Consumer>> {
+        let client = client.to_string();
+        self.pool
+            .read(move |db| {
+                let mut stmt = db
+                    .prepare_cached(&format!(
+                        "SELECT {CONSUMER_COLUMNS} FROM webhook_consumers WHERE client_id = ?1 ORDER BY created, id"
+                    ))
+                    .map_err(db_error)?;
+                let rows = stmt
+                    .query_map(params![client], consumer_row)
+                    .map_err(db_error)?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                    .map_err(db_error)?;
+                rows.into_iter().map(ConsumerRow::into_domain).collect()
+            })
+            .await
+    }
+
+    async fn get_consumer(&self, client: ClientId, id: uuid::Uuid) -> Result<Option<Consumer>> {
+        let (client, id) = (client.to_string(), id.to_string());
+        self.pool
+            .read_point(move |db| {
+                db.prepare_cached(&format!(
+                    "SELECT {CONSUMER_COLUMNS} FROM webhook_consumers WHERE id = ?1 AND client_id = ?2"
+                ))
+                .map_err(db_error)?
+                .query_row(params![id, client], consumer_row)
+                .optional()
+                .map_err(db_error)?
+                .map(ConsumerRow::into_domain)
+                .transpose()
+            })
+            .await
+    }
+
+    async fn update_consumer(&self, consumer: &Consumer) -> Result<bool> {
+        let r = ConsumerRow::from_domain(consumer);
+        self.pool
+            .write(move |tx| {
+                let n = tx
+                    .execute(
+                        "UPDATE webhook_consumers SET url = ?3, disabled = ?4, disabled_reason = ?5, event_types = ?6, \
+                         company_tags = ?7, failing_since = ?8, updated = ?9 WHERE id = ?1 AND client_id = ?2",
+                        params![
+                            r.id, r.client_id, r.url, r.disabled, r.disabled_reason, r.event_types, r.company_tags,
+                            r.failing_since, r.updated
+                        ],
+                    )
+                    .map_err(db_error)?;
+                Ok(n == 1)
+            })
+            .await
+    }
+
+    async fn delete_consumer(&self, client: ClientId, id: uuid::Uuid) -> Result<bool> {
+        let (client, id) = (client.to_string(), id.to_string());
+        self.pool
+            .write(move |tx| {
+                let n = tx
+                    .execute(
+                        "DELETE FROM webhook_consumers WHERE id = ?1 AND client_id = ?2",
+                        params![id, client],
+                    )
+                    .map_err(db_error)?;
+                Ok(n == 1)
+            })
+            .await
+    }
+
+    async fn get_consumer_secrets(
+        &self,
+        client: ClientId,
+        id: uuid::Uuid,
+    ) -> Result<Option<ConsumerSecrets>> {
+        let (client, id) = (client.to_string(), id.to_string());
+        self.pool
+            .read_point(move |db| {
+                db.prepare_cached(
+                    "SELECT key_id, secret, previous_key_id, previous_secret, previous_expires \
+                     FROM webhook_consumers WHERE id = ?1 AND client_id = ?2",
+                )
+                .map_err(db_error)?
+                .query_row(params![id, client], |r| {
+                    let current = SealedSecret {
+                        key_id: r.get(0)?,
+                        sealed: r.get(1)?,
+                    };
+                    let prev_key: Option<String> = r.get(2)?;
+                    let prev: Option<Vec<u8>> = r.get(3)?;
+                    let until: Option<i64> = r.get(4)?;
+                    let previous = match (prev_key, prev, until) {
+                        (Some(key_id), Some(sealed), Some(until)) => Some((
+                            SealedSecret { key_id, sealed },
+                            Timestamp::from_millis(until),
+                        )),
+                        _ => None,
+                    };
+                    Ok(ConsumerSecrets { current, previous })
+                })
+                .optional()
+                .map_err(db_error)
+            })
+            .await
+    }
+
+    async fn rotate_consumer_secret(
+        &self,
+        client: ClientId,
+        id: uuid::Uuid,
+        next: &SealedSecret,
+        previous_until: Timestamp,
+        at: Timestamp,
+    ) -> Result<bool> {
+        let (client, id) = (client.to_string(), id.to_string());
+        let next = next.clone();
+        self.pool
+            .write(move |tx| {
+                let n = tx
+                    .execute(
+                        "UPDATE webhook_consumers SET previous_key_id = key_id, previous_secret = secret, \
+                         previous_expires = ?3, key_id = ?4, secret = ?5, updated = ?6 WHERE id = ?1 AND client_id = ?2",
+                        params![id, client, previous_until.as_millis(), next.key_id, next.sealed, at.as_millis()],
+                    )
+                    .map_err(db_error)?;
+                Ok(n == 1)
+            })
+            .await
+    }
+
+    async fn update_delivery(&self, delivery: &Delivery) -> Result<()> {
+        let r = DeliveryRow::from_domain(delivery);
+        self.pool
+            .write(move |tx| {
+                tx.execute(
+                    "UPDATE webhook_deliveries SET state = ?2, attempts = ?3, last_attempt_at = ?4, response_status = ?5, \
+                     duration_ms = ?6, response_body = ?7, next_attempt_at = ?8 WHERE id = ?1",
+                    params![
+                        r.id, r.state, r.attempts, r.last_attempt_at, r.response_status, r.duration_ms,
+                        r.response_body, r.next_attempt_at
+                    ],
+                )
+                .map_err(db_error)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn get_delivery(&self, client: ClientId, id: uuid::Uuid) -> Result<Option<Delivery>> {
+        let (client, id) = (client.to_string(), id.to_string());
+        self.pool
+            .read_point(move |db| {
+                db.prepare_cached(&format!(
+                    "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE id = ?1 AND client_id = ?2"
+                ))
+                .map_err(db_error)?
+                .query_row(params![id, client], delivery_row)
+                .optional()
+                .map_err(db_error)?
+                .map(DeliveryRow::into_domain)
+                .transpose()
+            })
+            .await
+    }
+
+    async fn list_deliveries(
+        &self,
+        client: ClientId,
+        consumer: uuid::Uuid,
+        page: PageRequest,
+    ) -> Result<Page<Delivery>> {
+        let (client, consumer) = (client.to_string(), consumer.to_string());
+        self.pool
+            .read(move |db| {
+                let total: i64 = db
+                    .prepare_cached(
+                        "SELECT COUNT(*) FROM webhook_deliveries WHERE consumer_id = ?1 AND client_id = ?2",
+                    )
+                    .map_err(db_error)?
+                    .query_row(params![consumer, client], |r| r.get(0))
+                    .map_err(db_error)?;
+                let mut stmt = db
+                    .prepare_cached(&format!(
+                        "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE consumer_id = ?1 AND client_id = ?2 \
+                         ORDER BY id DESC LIMIT ?3 OFFSET ?4"
+                    ))
+                    .map_err(db_error)?;
+                let rows = stmt
+                    .query_map(
+                        params![consumer, client, page.limit() as i64, page.offset() as i64],
+                        delivery_row,
+                    )
+                    .map_err(db_error)?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                    .map_err(db_error)?;
+                let items = rows
+                    .into_iter()
+                    .map(DeliveryRow::into_domain)
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(Page { items, total: u64::try_from(total).unwrap_or(0), request: page })
+            })
+            .await
+    }
+
+    async fn write_effects(&self, effects: &Effects) -> Result<()> {
+        self.write_with(effects, |_| Ok(((), true))).await
+    }
+
     async fn wait_for_jobs(&self, timeout: std::time::Duration) {
         let _ = tokio::time::timeout(timeout, self.jobs_ready.notified()).await;
     }
@@ -1295,6 +1646,10 @@ impl Store for SqliteStore {
             args.push(Value::Text(c.to_string()));
             where_.push_str(&format!(" AND connection_id = ?{}", args.len()));
         }
+        if let Some(t) = filter.since {
+            args.push(Value::Integer(t.as_millis()));
+            where_.push_str(&format!(" AND occurred_at >= ?{}", args.len()));
+        }
         self.pool
             .read(move |db| {
                 let total: i64 = db
@@ -1314,17 +1669,7 @@ impl Store for SqliteStore {
                     ))
                     .map_err(db_error)?;
                 let rows = stmt
-                    .query_map(params_from_iter(all.iter()), |r| {
-                        Ok(EventRow {
-                            id: r.get(0)?,
-                            client_id: r.get(1)?,
-                            event_type: r.get(2)?,
-                            company_id: r.get(3)?,
-                            connection_id: r.get(4)?,
-                            payload: r.get(5)?,
-                            occurred_at: r.get(6)?,
-                        })
-                    })
+                    .query_map(params_from_iter(all.iter()), event_row)
                     .map_err(db_error)?
                     .collect::<rusqlite::Result<Vec<_>>>()
                     .map_err(db_error)?;

@@ -1286,6 +1286,7 @@ async fn effects_health_and_events(s: &dyn Store) {
     let created = Effects {
         events: vec![event(c.id, "company.created", Some(co.id), None, 9001)],
         jobs: Vec::new(),
+        deliveries: Vec::new(),
     };
     s.insert_company(&co, &created).await.unwrap();
     let conn = connection(&co, "mqjo", SourceType::Accounting, 9002);
@@ -1308,6 +1309,7 @@ async fn effects_health_and_events(s: &dyn Store) {
             9002,
         )],
         jobs: vec![job.clone()],
+        deliveries: Vec::new(),
     };
     assert_eq!(
         s.insert_connection(&conn, &with_job).await.unwrap(),
@@ -1325,6 +1327,7 @@ async fn effects_health_and_events(s: &dyn Store) {
             9003,
         )],
         jobs: Vec::new(),
+        deliveries: Vec::new(),
     };
     assert!(matches!(
         s.insert_connection(&refused, &ghost).await.unwrap(),
@@ -1358,6 +1361,7 @@ async fn effects_health_and_events(s: &dyn Store) {
                     9200,
                 )],
                 jobs: Vec::new(),
+                deliveries: Vec::new(),
             },
         )
         .await
@@ -1439,6 +1443,7 @@ async fn effects_health_and_events(s: &dyn Store) {
             &Effects {
                 events: vec![event(c.id, "company.deleted", Some(co.id), None, 9500)],
                 jobs: Vec::new(),
+                deliveries: Vec::new(),
             },
         )
         .await
@@ -1478,6 +1483,7 @@ async fn effects_health_and_events(s: &dyn Store) {
                 event_type: Some("company.created".into()),
                 company: Some(co.id),
                 connection: None,
+                since: None,
             },
             PageRequest::default(),
         )

@@ -22,6 +22,7 @@ use finlink_domain::link::{IntegrationCredentials, LinkFlow};
 use finlink_domain::paging::{Page, PageRequest};
 use finlink_domain::profile::Profile;
 use finlink_domain::query::{Expr, OrderBy};
+use finlink_domain::webhook::{Consumer, Delivery};
 use finlink_domain::{Result, Timestamp};
 
 /// A list request: paging plus the optional `query`, `tags` and `orderBy` parameters,
@@ -53,6 +54,8 @@ pub enum ConnectionInsert {
 pub struct Effects {
     pub events: Vec<Event>,
     pub jobs: Vec<NewJob>,
+    /// Webhook deliveries of `events` (each with its job in `jobs`).
+    pub deliveries: Vec<Delivery>,
 }
 
 impl Effects {
@@ -61,7 +64,15 @@ impl Effects {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.events.is_empty() && self.jobs.is_empty()
+        self.events.is_empty() && self.jobs.is_empty() && self.deliveries.is_empty()
+    }
+
+    /// Just these events.
+    pub fn events(events: Vec<Event>) -> Self {
+        Self {
+            events,
+            ..Self::default()
+        }
     }
 }
 
@@ -79,9 +90,33 @@ pub struct ConnectionWrite {
 /// Which events to list.
 #[derive(Clone, Debug, Default)]
 pub struct EventFilter {
+    /// Only events at or after this time.
+    pub since: Option<Timestamp>,
     pub event_type: Option<String>,
     pub company: Option<CompanyId>,
     pub connection: Option<ConnectionId>,
+}
+
+/// A webhook consumer's signing secret as stored: sealed under a master key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SealedSecret {
+    pub key_id: String,
+    pub sealed: Vec<u8>,
+}
+
+impl std::fmt::Debug for SealedSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SealedSecret")
+            .field("key_id", &self.key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A consumer's current secret and, within 24 hours of a rotation, the previous one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsumerSecrets {
+    pub current: SealedSecret,
+    pub previous: Option<(SealedSecret, Timestamp)>,
 }
 
 /// The connection change that goes with storing credentials (in the same transaction).
@@ -358,6 +393,52 @@ pub trait Store: Send + Sync + 'static {
         filter: &EventFilter,
         page: PageRequest,
     ) -> Result<Page<Event>>;
+
+    /// One event.
+    async fn get_event(&self, client: ClientId, id: uuid::Uuid) -> Result<Option<Event>>;
+
+    // -- webhooks ------------------------------------------------------------------------
+
+    /// Inserts a consumer unless the client has `max` already (false then, nothing written).
+    async fn insert_consumer(
+        &self,
+        consumer: &Consumer,
+        secret: &SealedSecret,
+        max: usize,
+    ) -> Result<bool>;
+    /// The client's consumers, oldest first.
+    async fn list_consumers(&self, client: ClientId) -> Result<Vec<Consumer>>;
+    async fn get_consumer(&self, client: ClientId, id: uuid::Uuid) -> Result<Option<Consumer>>;
+    /// Writes url, disabled, disabled reason, event types, tags, failing-since and updated.
+    async fn update_consumer(&self, consumer: &Consumer) -> Result<bool>;
+    /// Deletes the consumer and its deliveries (their jobs end when they find it gone).
+    async fn delete_consumer(&self, client: ClientId, id: uuid::Uuid) -> Result<bool>;
+    async fn get_consumer_secrets(
+        &self,
+        client: ClientId,
+        id: uuid::Uuid,
+    ) -> Result<Option<ConsumerSecrets>>;
+    /// Makes `next` the current secret and the current one the previous until `previous_until`.
+    async fn rotate_consumer_secret(
+        &self,
+        client: ClientId,
+        id: uuid::Uuid,
+        next: &SealedSecret,
+        previous_until: Timestamp,
+        at: Timestamp,
+    ) -> Result<bool>;
+    /// Records an attempt (state, attempts, response, next attempt) of a stored delivery.
+    async fn update_delivery(&self, delivery: &Delivery) -> Result<()>;
+    async fn get_delivery(&self, client: ClientId, id: uuid::Uuid) -> Result<Option<Delivery>>;
+    /// A consumer's deliveries, newest first.
+    async fn list_deliveries(
+        &self,
+        client: ClientId,
+        consumer: uuid::Uuid,
+        page: PageRequest,
+    ) -> Result<Page<Delivery>>;
+    /// Writes `effects` alone, in one transaction (replays and manual retries).
+    async fn write_effects(&self, effects: &Effects) -> Result<()>;
 
     // -- leases (single-flight across processes) -------------------------------------------
 

@@ -625,3 +625,113 @@ impl EventRow {
         })
     }
 }
+
+pub const CONSUMER_COLUMNS: &str = "id, client_id, url, disabled, disabled_reason, event_types, \
+     company_tags, failing_since, created, updated";
+
+pub struct ConsumerRow {
+    pub id: String,
+    pub client_id: String,
+    pub url: String,
+    pub disabled: bool,
+    pub disabled_reason: Option<String>,
+    pub event_types: String,
+    pub company_tags: String,
+    pub failing_since: Option<i64>,
+    pub created: i64,
+    pub updated: i64,
+}
+
+impl ConsumerRow {
+    pub fn from_domain(c: &finlink_domain::webhook::Consumer) -> Self {
+        Self {
+            id: c.id.to_string(),
+            client_id: c.client_id.to_string(),
+            url: c.url.clone(),
+            disabled: c.disabled,
+            disabled_reason: c.disabled_reason.clone(),
+            event_types: to_json(&c.event_types),
+            company_tags: to_json(&c.company_tags),
+            failing_since: c.failing_since.map(Timestamp::as_millis),
+            created: c.created.as_millis(),
+            updated: c.updated.as_millis(),
+        }
+    }
+
+    pub fn into_domain(self) -> Result<finlink_domain::webhook::Consumer> {
+        Ok(finlink_domain::webhook::Consumer {
+            id: uuid("consumer id", &self.id)?,
+            client_id: ClientId::from_uuid(uuid("client id", &self.client_id)?),
+            url: self.url,
+            disabled: self.disabled,
+            disabled_reason: self.disabled_reason,
+            event_types: json("consumer event types", &self.event_types)?,
+            company_tags: json("consumer company tags", &self.company_tags)?,
+            failing_since: self.failing_since.map(Timestamp::from_millis),
+            created: Timestamp::from_millis(self.created),
+            updated: Timestamp::from_millis(self.updated),
+        })
+    }
+}
+
+pub const DELIVERY_COLUMNS: &str = "id, client_id, consumer_id, event_id, event_type, event_at, \
+     state, attempts, last_attempt_at, response_status, duration_ms, response_body, \
+     next_attempt_at, created";
+
+pub struct DeliveryRow {
+    pub id: String,
+    pub client_id: String,
+    pub consumer_id: String,
+    pub event_id: String,
+    pub event_type: String,
+    pub event_at: i64,
+    pub state: String,
+    pub attempts: i64,
+    pub last_attempt_at: Option<i64>,
+    pub response_status: Option<i64>,
+    pub duration_ms: Option<i64>,
+    pub response_body: Option<String>,
+    pub next_attempt_at: Option<i64>,
+    pub created: i64,
+}
+
+impl DeliveryRow {
+    pub fn from_domain(d: &finlink_domain::webhook::Delivery) -> Self {
+        Self {
+            id: d.id.to_string(),
+            client_id: d.client_id.to_string(),
+            consumer_id: d.consumer_id.to_string(),
+            event_id: d.event_id.to_string(),
+            event_type: d.event_type.clone(),
+            event_at: d.event_at.as_millis(),
+            state: d.state.as_str().to_owned(),
+            attempts: i64::from(d.attempts),
+            last_attempt_at: d.last_attempt_at.map(Timestamp::as_millis),
+            response_status: d.response_status.map(i64::from),
+            duration_ms: d.duration_ms,
+            response_body: d.response_body.clone(),
+            next_attempt_at: d.next_attempt_at.map(Timestamp::as_millis),
+            created: d.created.as_millis(),
+        }
+    }
+
+    pub fn into_domain(self) -> Result<finlink_domain::webhook::Delivery> {
+        Ok(finlink_domain::webhook::Delivery {
+            id: uuid("delivery id", &self.id)?,
+            client_id: ClientId::from_uuid(uuid("client id", &self.client_id)?),
+            consumer_id: uuid("consumer id", &self.consumer_id)?,
+            event_id: uuid("event id", &self.event_id)?,
+            event_type: self.event_type,
+            event_at: Timestamp::from_millis(self.event_at),
+            state: finlink_domain::webhook::DeliveryState::parse(&self.state)
+                .ok_or_else(|| corrupt("delivery state", &self.state))?,
+            attempts: i32::try_from(self.attempts).unwrap_or(i32::MAX),
+            last_attempt_at: self.last_attempt_at.map(Timestamp::from_millis),
+            response_status: self.response_status.and_then(|s| i32::try_from(s).ok()),
+            duration_ms: self.duration_ms,
+            response_body: self.response_body,
+            next_attempt_at: self.next_attempt_at.map(Timestamp::from_millis),
+            created: Timestamp::from_millis(self.created),
+        })
+    }
+}

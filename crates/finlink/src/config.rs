@@ -47,6 +47,18 @@ pub struct Config {
     pub master_keys: Option<SecretString>,
     pub workers: WorkersConfig,
     pub refresh: RefreshConfig,
+    pub webhooks: WebhooksConfig,
+}
+
+/// Webhook targets (`[webhooks]`).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct WebhooksConfig {
+    /// Allow `http://` consumer URLs (default: https only).
+    pub allow_http: bool,
+    /// Allow consumer URLs whose host is or resolves to a loopback, private, link-local or
+    /// metadata address (default: refused at creation and at every delivery).
+    pub allow_private_targets: bool,
 }
 
 /// Background workers (`[workers]`).
@@ -242,6 +254,7 @@ impl Default for Config {
             master_keys: None,
             workers: WorkersConfig::default(),
             refresh: RefreshConfig::default(),
+            webhooks: WebhooksConfig::default(),
         }
     }
 }

@@ -197,6 +197,10 @@ pub fn build_app(
             retention_secs: (cfg.refresh.retention_days * 86_400.0).round() as i64,
             unknown_expiry_spread_secs: cfg.refresh.unknown_expiry_spread_secs.max(0),
         },
+        webhook_targets: finlink_providers::webhook::TargetPolicy {
+            allow_http: cfg.webhooks.allow_http,
+            allow_private: cfg.webhooks.allow_private_targets,
+        },
     };
     let parts = AppParts {
         catalog: Arc::new(catalog),

@@ -84,6 +84,7 @@ pub async fn list(
             .map(|(_, v)| v.trim().to_owned())
     };
     let filter = EventFilter {
+        since: None,
         event_type: get("eventType"),
         company: get("companyId").map(|c| CompanyId::parse(&c)).transpose()?,
         connection: get("connectionId")

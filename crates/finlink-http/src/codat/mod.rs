@@ -12,6 +12,7 @@ pub mod events;
 pub mod integration_credentials;
 pub mod integrations;
 pub mod profile;
+pub mod webhooks;
 
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -33,6 +34,7 @@ use crate::state::HttpState;
         (name = "Connections", description = "A company's links to accounting, banking and commerce platforms."),
         (name = "Integrations", description = "The platforms finlink connects to."),
         (name = "Settings", description = "Profile, API keys, the audit log and events."),
+        (name = "Webhooks", description = "Webhook consumers, their signing secrets, delivery log and replay."),
         (name = "Vault", description = "Apideck Vault's import, connection and consumer endpoints (snake_case, `{status_code, status, data}` envelope, `Authorization: Bearer <key>`, `x-apideck-consumer-id`)."),
         (name = "Operations", description = "Health checks and this document."),
     )
@@ -88,4 +90,11 @@ pub fn router() -> OpenApiRouter<HttpState> {
         .routes(routes!(credentials::get))
         .routes(routes!(audit::list))
         .routes(routes!(events::list))
+        .routes(routes!(webhooks::list, webhooks::create))
+        .routes(routes!(webhooks::get, webhooks::update, webhooks::delete))
+        .routes(routes!(webhooks::secret))
+        .routes(routes!(webhooks::rotate))
+        .routes(routes!(webhooks::deliveries))
+        .routes(routes!(webhooks::retry))
+        .routes(routes!(webhooks::replay))
 }

@@ -19,3 +19,4 @@ mod proxy;
 mod refresh;
 mod vault;
 mod vault_api;
+mod webhooks;

@@ -1,0 +1,555 @@
+//! Webhooks: consumers (Codat's API plus finlink's secret, delivery log and replay), the
+//! deliveries added to every write that raises events (so a delivery exists exactly when its
+//! event does), and the `deliver` job that signs and sends one event to one consumer.
+
+use std::collections::BTreeMap;
+
+use finlink_domain::event::{Event, types};
+use finlink_domain::ids::ClientId;
+use finlink_domain::paging::{Page, PageRequest};
+use finlink_domain::webhook::{
+    self, Consumer, Delivery, DeliveryState, MAX_CONSUMERS, RETRY_DELAYS_SECS,
+};
+use finlink_domain::{Error, Result, Timestamp};
+use finlink_providers::webhook::{new_secret, sign};
+use finlink_store::{Effects, EventFilter, SealedSecret};
+use finlink_vault::{Aad, Purpose, SecretString};
+use rand::Rng;
+use serde_json::{Value, json};
+
+use crate::App;
+use crate::jobs::JobOutcome;
+
+pub const DELIVER_JOB: &str = "deliver";
+
+fn secret_aad(client: ClientId, consumer: uuid::Uuid) -> Aad {
+    Aad::new(&[&client.to_string(), &consumer.to_string(), "webhook secret"])
+}
+
+/// What a client sends to create or change a consumer.
+#[derive(Clone, Debug, Default)]
+pub struct ConsumerInput {
+    pub url: Option<String>,
+    pub disabled: Option<bool>,
+    pub event_types: Option<Vec<String>>,
+    pub company_tags: Option<Vec<String>>,
+}
+
+fn not_found(id: uuid::Uuid) -> Error {
+    Error::NotFound {
+        message: format!("Webhook consumer {id} not found."),
+    }
+}
+
+fn check_event_types(types_: &[String]) -> Result<()> {
+    for t in types_ {
+        if t.trim().is_empty() || t.len() > 100 {
+            return Err(Error::invalid(
+                "eventTypes",
+                "WebhookConsumer",
+                format!("'{t}' is not an event type."),
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl App {
+    async fn checked_url(&self, url: &str) -> Result<String> {
+        self.webhooks
+            .check_target(url.trim())
+            .await
+            .map(|u| u.to_string())
+            .map_err(|e| Error::invalid("url", "WebhookConsumer", format!("{url}: {e}")))
+    }
+
+    fn seal_secret(&self, client: ClientId, id: uuid::Uuid, secret: &str) -> Result<SealedSecret> {
+        let sealed = self
+            .vault
+            .seal(
+                Purpose::WebhookSecret,
+                &secret_aad(client, id),
+                secret.as_bytes(),
+            )
+            .map_err(|e| Error::internal(format!("sealing a webhook secret: {e}")))?;
+        Ok(SealedSecret {
+            key_id: self.vault.active_id().to_string(),
+            sealed,
+        })
+    }
+
+    fn open_secret(
+        &self,
+        client: ClientId,
+        id: uuid::Uuid,
+        s: &SealedSecret,
+    ) -> Result<SecretString> {
+        self.vault
+            .open_string(Purpose::WebhookSecret, &secret_aad(client, id), &s.sealed)
+            .map_err(|e| Error::internal(format!("opening the secret of consumer {id}: {e}")))
+    }
+
+    /// Creates a consumer with a new `whsec_` secret (`GET .../secret` shows it).
+    pub async fn create_webhook(&self, client: ClientId, input: ConsumerInput) -> Result<Consumer> {
+        let url = input.url.as_deref().unwrap_or_default();
+        if url.trim().is_empty() {
+            return Err(Error::invalid("url", "WebhookConsumer", "url is required."));
+        }
+        let url = self.checked_url(url).await?;
+        let event_types = input.event_types.unwrap_or_default();
+        check_event_types(&event_types)?;
+        let company_tags = input.company_tags.unwrap_or_default();
+        webhook::check_company_tags(&company_tags)
+            .map_err(|m| Error::invalid("companyTags", "WebhookConsumer", m))?;
+        let now = self.clock.now();
+        let consumer = Consumer {
+            id: uuid::Uuid::now_v7(),
+            client_id: client,
+            url,
+            disabled: input.disabled.unwrap_or(false),
+            disabled_reason: None,
+            event_types,
+            company_tags,
+            failing_since: None,
+            created: now,
+            updated: now,
+        };
+        let secret = self.seal_secret(client, consumer.id, &new_secret())?;
+        if !self
+            .store
+            .insert_consumer(&consumer, &secret, MAX_CONSUMERS)
+            .await?
+        {
+            return Err(Error::invalid(
+                "webhookConsumers",
+                "WebhookConsumer",
+                format!(
+                    "A client has at most {MAX_CONSUMERS} webhook consumers; delete one first."
+                ),
+            ));
+        }
+        Ok(consumer)
+    }
+
+    pub async fn list_webhooks(&self, client: ClientId) -> Result<Vec<Consumer>> {
+        self.store.list_consumers(client).await
+    }
+
+    pub async fn get_webhook(&self, client: ClientId, id: uuid::Uuid) -> Result<Consumer> {
+        self.store
+            .get_consumer(client, id)
+            .await?
+            .ok_or_else(|| not_found(id))
+    }
+
+    /// Changes the fields given; enabling clears finlink's `disabledReason` and failure streak.
+    pub async fn update_webhook(
+        &self,
+        client: ClientId,
+        id: uuid::Uuid,
+        input: ConsumerInput,
+    ) -> Result<Consumer> {
+        let mut c = self.get_webhook(client, id).await?;
+        if let Some(url) = input.url {
+            c.url = self.checked_url(&url).await?;
+        }
+        if let Some(t) = input.event_types {
+            check_event_types(&t)?;
+            c.event_types = t;
+        }
+        if let Some(t) = input.company_tags {
+            webhook::check_company_tags(&t)
+                .map_err(|m| Error::invalid("companyTags", "WebhookConsumer", m))?;
+            c.company_tags = t;
+        }
+        if let Some(d) = input.disabled {
+            c.disabled = d;
+            if !d {
+                c.disabled_reason = None;
+                c.failing_since = None;
+            }
+        }
+        c.updated = self.clock.now();
+        if !self.store.update_consumer(&c).await? {
+            return Err(not_found(id));
+        }
+        Ok(c)
+    }
+
+    pub async fn delete_webhook(&self, client: ClientId, id: uuid::Uuid) -> Result<()> {
+        if self.store.delete_consumer(client, id).await? {
+            Ok(())
+        } else {
+            Err(not_found(id))
+        }
+    }
+
+    /// The consumer's current signing secret.
+    pub async fn webhook_secret(&self, client: ClientId, id: uuid::Uuid) -> Result<SecretString> {
+        let s = self
+            .store
+            .get_consumer_secrets(client, id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
+        self.open_secret(client, id, &s.current)
+    }
+
+    /// A new secret; the previous one also signs for 24 hours.
+    pub async fn rotate_webhook_secret(
+        &self,
+        client: ClientId,
+        id: uuid::Uuid,
+    ) -> Result<SecretString> {
+        let secret = new_secret();
+        let sealed = self.seal_secret(client, id, &secret)?;
+        let now = self.clock.now();
+        if !self
+            .store
+            .rotate_consumer_secret(
+                client,
+                id,
+                &sealed,
+                now.plus_seconds(webhook::PREVIOUS_SECRET_SECS),
+                now,
+            )
+            .await?
+        {
+            return Err(not_found(id));
+        }
+        Ok(SecretString::from(secret))
+    }
+
+    pub async fn list_webhook_deliveries(
+        &self,
+        client: ClientId,
+        consumer: uuid::Uuid,
+        page: PageRequest,
+    ) -> Result<Page<Delivery>> {
+        self.get_webhook(client, consumer).await?;
+        self.store.list_deliveries(client, consumer, page).await
+    }
+
+    /// Sends a delivery again now (whatever its state).
+    pub async fn retry_webhook_delivery(
+        &self,
+        client: ClientId,
+        consumer: uuid::Uuid,
+        delivery: uuid::Uuid,
+    ) -> Result<Delivery> {
+        let d = self
+            .store
+            .get_delivery(client, delivery)
+            .await?
+            .filter(|d| d.consumer_id == consumer)
+            .ok_or_else(|| Error::NotFound {
+                message: format!("Delivery {delivery} not found for consumer {consumer}."),
+            })?;
+        let now = self.clock.now();
+        let mut effects = Effects::none();
+        effects.jobs.push(self.delivery_job(&d, now, Some(now)));
+        self.store.write_effects(&effects).await?;
+        Ok(d)
+    }
+
+    /// Delivers again every event since `since` that the consumer wants (new deliveries, so the
+    /// receiver sees the original `webhook-id`s and can dedupe). Returns how many.
+    pub async fn replay_webhook(
+        &self,
+        client: ClientId,
+        consumer: uuid::Uuid,
+        since: Timestamp,
+    ) -> Result<u64> {
+        let c = self.get_webhook(client, consumer).await?;
+        if c.disabled {
+            return Err(Error::Conflict(format!(
+                "Webhook consumer {consumer} is disabled; enable it (PATCH disabled=false) before replaying."
+            )));
+        }
+        let mut page = PageRequest::new(Some(1), Some(500))?;
+        let mut total = 0u64;
+        loop {
+            let events = self
+                .store
+                .list_events(
+                    client,
+                    &EventFilter {
+                        since: Some(since),
+                        ..EventFilter::default()
+                    },
+                    page,
+                )
+                .await?;
+            let mut effects = Effects::none();
+            for e in &events.items {
+                let tags = self.tags_of(client, e).await?;
+                if c.wants(&e.event_type, tags.as_ref()) {
+                    self.add_delivery(&mut effects, &c, e);
+                    total += 1;
+                }
+            }
+            self.store.write_effects(&effects).await?;
+            if u64::from(page.page) * u64::from(page.page_size) >= events.total {
+                return Ok(total);
+            }
+            page = PageRequest::new(
+                Some(i64::from(page.page) + 1),
+                Some(i64::from(page.page_size)),
+            )?;
+        }
+    }
+
+    async fn tags_of(
+        &self,
+        client: ClientId,
+        e: &Event,
+    ) -> Result<Option<BTreeMap<String, String>>> {
+        // A deleted company's tags are in its company.deleted payload; otherwise read them.
+        if let Ok(Value::Object(p)) = serde_json::from_str::<Value>(&e.payload) {
+            let tags = p
+                .get("tags")
+                .or_else(|| p.get("referenceCompany").and_then(|r| r.get("tags")));
+            if let Some(Value::Object(t)) = tags {
+                return Ok(Some(
+                    t.iter()
+                        .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
+                        .collect(),
+                ));
+            }
+        }
+        match e.company_id {
+            Some(c) => Ok(self.store.get_company(client, c).await?.map(|c| c.tags)),
+            None => Ok(None),
+        }
+    }
+
+    fn delivery_job(
+        &self,
+        d: &Delivery,
+        run_at: Timestamp,
+        retry_of: Option<Timestamp>,
+    ) -> finlink_domain::job::NewJob {
+        let mut job = self.new_job(
+            DELIVER_JOB,
+            json!({"client": d.client_id.to_string(), "delivery": d.id.to_string()}),
+            run_at,
+            Some(match retry_of {
+                None => format!("deliver:{}", d.id),
+                Some(t) => format!("deliver:{}:{}", d.id, t.as_millis()),
+            }),
+            Some(format!("deliver:{}", d.consumer_id)),
+        );
+        job.max_attempts = i32::try_from(RETRY_DELAYS_SECS.len() + 1).unwrap_or(8);
+        job
+    }
+
+    fn add_delivery(&self, effects: &mut Effects, c: &Consumer, e: &Event) {
+        let now = self.clock.now();
+        let d = Delivery {
+            id: uuid::Uuid::now_v7(),
+            client_id: e.client_id,
+            consumer_id: c.id,
+            event_id: e.id,
+            event_type: e.event_type.clone(),
+            event_at: e.occurred_at,
+            state: DeliveryState::Pending,
+            attempts: 0,
+            last_attempt_at: None,
+            response_status: None,
+            duration_ms: None,
+            response_body: None,
+            next_attempt_at: Some(now),
+            created: now,
+        };
+        // Due at the event's time, so a consumer's deliveries go out in event order.
+        effects
+            .jobs
+            .push(self.delivery_job(&d, e.occurred_at, None));
+        effects.deliveries.push(d);
+    }
+
+    /// Adds a delivery (and its job) for every consumer that wants each event of `effects`.
+    pub(crate) async fn with_deliveries(
+        &self,
+        mut effects: Effects,
+        tags: Option<&BTreeMap<String, String>>,
+    ) -> Result<Effects> {
+        let Some(first) = effects.events.first() else {
+            return Ok(effects);
+        };
+        let consumers = self.store.list_consumers(first.client_id).await?;
+        if consumers.is_empty() {
+            return Ok(effects);
+        }
+        let events = effects.events.clone();
+        for e in &events {
+            for c in consumers.iter().filter(|c| c.wants(&e.event_type, tags)) {
+                self.add_delivery(&mut effects, c, e);
+            }
+        }
+        Ok(effects)
+    }
+
+    /// The body a receiver gets: Codat's envelope, or Apideck's for `vault.*` events.
+    fn envelope(event: &Event, attempt: i32) -> Vec<u8> {
+        let payload: Value = serde_json::from_str(&event.payload).unwrap_or(Value::Null);
+        let body = if event.event_type.starts_with("vault.") {
+            let mut p = match payload {
+                Value::Object(m) => m,
+                _ => serde_json::Map::new(),
+            };
+            p.insert("event_id".into(), json!(event.id.to_string()));
+            p.insert("event_type".into(), json!(event.event_type));
+            p.insert("execution_attempt".into(), json!(attempt));
+            p.insert("occurred_at".into(), json!(event.occurred_at.to_rfc3339()));
+            json!({ "payload": p })
+        } else {
+            json!({
+                "id": event.id.to_string(),
+                "eventType": event.event_type,
+                "generatedDate": event.occurred_at.to_rfc3339(),
+                "payload": payload,
+            })
+        };
+        body.to_string().into_bytes()
+    }
+
+    /// The `deliver` job: signs and sends one event to one consumer, records the attempt, and
+    /// schedules the next one or gives up per the retry schedule.
+    pub(crate) async fn run_delivery_job(
+        &self,
+        payload: &Value,
+        attempts: i32,
+    ) -> Result<JobOutcome> {
+        let field = |k: &str| {
+            payload
+                .get(k)
+                .and_then(Value::as_str)
+                .ok_or_else(|| Error::internal(format!("deliver job payload has no {k}")))
+        };
+        let client = ClientId::parse(field("client")?)?;
+        let id = uuid::Uuid::parse_str(field("delivery")?)
+            .map_err(|e| Error::internal(format!("deliver job: {e}")))?;
+        let Some(mut d) = self.store.get_delivery(client, id).await? else {
+            return Ok(JobOutcome::Done);
+        };
+        let now = self.clock.now();
+        let consumer = self.store.get_consumer(client, d.consumer_id).await?;
+        let Some(mut consumer) = consumer.filter(|c| !c.disabled) else {
+            d.state = DeliveryState::Failed;
+            d.next_attempt_at = None;
+            d.response_body = Some(String::from("not sent: the consumer is disabled"));
+            self.store.update_delivery(&d).await?;
+            return Ok(JobOutcome::Done);
+        };
+        let Some(event) = self.store.get_event(client, d.event_id).await? else {
+            return Ok(JobOutcome::Done);
+        };
+        let secrets = self
+            .store
+            .get_consumer_secrets(client, consumer.id)
+            .await?
+            .ok_or_else(|| Error::internal("consumer without a secret"))?;
+        let body = Self::envelope(&event, d.attempts + 1);
+        let msg_id = format!("msg_{}", event.id.simple());
+        let ts = now.as_millis() / 1000;
+        let mut signatures = Vec::new();
+        let mut all = vec![secrets.current.clone()];
+        if let Some((prev, until)) = &secrets.previous
+            && *until > now
+        {
+            all.push(prev.clone());
+        }
+        for s in &all {
+            let secret = self.open_secret(client, consumer.id, s)?;
+            signatures.push(
+                sign(secret.expose(), &msg_id, ts, &body)
+                    .ok_or_else(|| Error::internal("a webhook secret is not base64"))?,
+            );
+        }
+        let headers = [
+            ("webhook-id", msg_id),
+            ("webhook-timestamp", ts.to_string()),
+            ("webhook-signature", signatures.join(" ")),
+            ("x-finlink-event-type", event.event_type.clone()),
+        ];
+        let watch = finlink_domain::clock::Stopwatch::start();
+        let sent = self.webhooks.send(&consumer.url, &headers, body).await;
+        let took = watch.seconds();
+        let ok = sent.status.is_some_and(|s| (200..300).contains(&s));
+        metrics::counter!("finlink_webhook_deliveries_total", "outcome" => if ok { "delivered" } else { "failed" })
+            .increment(1);
+        metrics::histogram!("finlink_webhook_delivery_seconds").record(took);
+        d.attempts += 1;
+        d.last_attempt_at = Some(now);
+        d.response_status = sent.status.map(i32::from);
+        d.duration_ms = Some((took * 1000.0).round() as i64);
+        d.response_body = Some(sent.body);
+        if ok {
+            d.state = DeliveryState::Succeeded;
+            d.next_attempt_at = None;
+            self.store.update_delivery(&d).await?;
+            if consumer.failing_since.is_some() {
+                consumer.failing_since = None;
+                consumer.updated = now;
+                self.store.update_consumer(&consumer).await?;
+            }
+            return Ok(JobOutcome::Done);
+        }
+        let since = *consumer.failing_since.get_or_insert(now);
+        let gone = sent.status == Some(410);
+        let failing_too_long =
+            now.as_millis() - since.as_millis() >= webhook::DISABLE_AFTER_SECS * 1000;
+        if gone || failing_too_long {
+            consumer.disabled = true;
+            consumer.disabled_reason = Some(String::from(if gone { "gone" } else { "failing" }));
+            consumer.updated = now;
+            self.store.update_consumer(&consumer).await?;
+            let e = Event {
+                id: uuid::Uuid::now_v7(),
+                client_id: client,
+                event_type: types::WEBHOOK_CONSUMER_DISABLED.to_owned(),
+                company_id: None,
+                connection_id: None,
+                payload: json!({
+                    "id": consumer.id.to_string(),
+                    "url": consumer.url,
+                    "disabledReason": consumer.disabled_reason,
+                })
+                .to_string(),
+                occurred_at: now,
+            };
+            let effects = self.with_deliveries(Effects::events(vec![e]), None).await?;
+            self.store.write_effects(&effects).await?;
+            d.state = DeliveryState::Failed;
+            d.next_attempt_at = None;
+            self.store.update_delivery(&d).await?;
+            return Ok(JobOutcome::Done);
+        }
+        if consumer.failing_since == Some(now) {
+            consumer.updated = now;
+            self.store.update_consumer(&consumer).await?;
+        }
+        let delay = usize::try_from(attempts.max(1) - 1)
+            .ok()
+            .and_then(|i| RETRY_DELAYS_SECS.get(i).copied());
+        match delay {
+            Some(secs) => {
+                let jitter = rand::thread_rng().gen_range(0..=secs / 10);
+                let at = now.plus_seconds(secs + jitter);
+                d.state = DeliveryState::Pending;
+                d.next_attempt_at = Some(at);
+                self.store.update_delivery(&d).await?;
+                Ok(JobOutcome::RetryAt(
+                    at,
+                    format!("attempt {} failed ({:?})", d.attempts, d.response_status),
+                ))
+            }
+            None => {
+                d.state = DeliveryState::Failed;
+                d.next_attempt_at = None;
+                self.store.update_delivery(&d).await?;
+                Ok(JobOutcome::Done)
+            }
+        }
+    }
+}

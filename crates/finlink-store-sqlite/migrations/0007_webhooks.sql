@@ -1,0 +1,44 @@
+-- Webhook consumers (finlink_domain::webhook::Consumer), with their signing secrets sealed in
+-- the vault (Purpose::WebhookSecret); after a rotation the previous secret signs too until
+-- previous_expires.
+CREATE TABLE webhook_consumers (
+    id TEXT PRIMARY KEY,
+    client_id TEXT NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+    url TEXT NOT NULL,
+    disabled INTEGER NOT NULL DEFAULT 0,
+    disabled_reason TEXT,
+    event_types TEXT NOT NULL,
+    company_tags TEXT NOT NULL,
+    failing_since INTEGER,
+    key_id TEXT NOT NULL,
+    secret BLOB NOT NULL,
+    previous_key_id TEXT,
+    previous_secret BLOB,
+    previous_expires INTEGER,
+    created INTEGER NOT NULL,
+    updated INTEGER NOT NULL
+);
+CREATE INDEX webhook_consumers_by_client ON webhook_consumers(client_id, created);
+
+-- One row per (event, consumer), written in the event's transaction with its delivery job;
+-- updated by every attempt.
+CREATE TABLE webhook_deliveries (
+    id TEXT PRIMARY KEY,
+    client_id TEXT NOT NULL,
+    consumer_id TEXT NOT NULL REFERENCES webhook_consumers(id) ON DELETE CASCADE,
+    event_id TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    event_at INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_attempt_at INTEGER,
+    response_status INTEGER,
+    duration_ms INTEGER,
+    response_body TEXT,
+    next_attempt_at INTEGER,
+    created INTEGER NOT NULL
+);
+CREATE INDEX webhook_deliveries_by_consumer ON webhook_deliveries(consumer_id, id);
+CREATE INDEX webhook_deliveries_by_event ON webhook_deliveries(event_id);
+-- Replay looks events up by time.
+CREATE INDEX events_by_time ON events(client_id, occurred_at);
