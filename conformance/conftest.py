@@ -122,6 +122,8 @@ class FinlinkEnv:
     # PostgreSQL refuses to store credentials without a configured master key (SQLite makes a
     # development key file in the data dir), so each PostgreSQL env gets its own.
     master_key: Optional[str] = None
+    # Settings added to every process's environment (FINLINK_...).
+    settings: Dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def create(cls, engine: str) -> "FinlinkEnv":
@@ -157,6 +159,7 @@ class FinlinkEnv:
             env["FINLINK_DATABASE_SCHEMA"] = self.schema or ""
         if self.master_key:
             env["FINLINK_MASTER_KEYS"] = self.master_key
+        env.update(self.settings)
         env.update(extra)
         return env
 
