@@ -94,11 +94,52 @@ impl App {
         Ok(n)
     }
 
+    /// Re-seals up to `batch` webhook consumers' signing secrets not under the active key.
+    pub async fn reseal_webhook_secrets(&self, batch: u32) -> Result<u64> {
+        let active = self.vault.active_id().to_string();
+        let mut n = 0;
+        for (client, id) in self.store.webhook_secrets_not_under(&active, batch).await? {
+            let Some(secrets) = self.store.get_consumer_secrets(client, id).await? else {
+                continue;
+            };
+            let reseal = |s: &finlink_store::SealedSecret| {
+                self.vault
+                    .reseal(
+                        Purpose::WebhookSecret,
+                        &crate::webhooks::secret_aad(client, id),
+                        &s.sealed,
+                    )
+                    .map(|sealed| finlink_store::SealedSecret {
+                        key_id: active.clone(),
+                        sealed,
+                    })
+                    .map_err(|e| {
+                        finlink_domain::Error::internal(format!(
+                            "re-sealing the secret of webhook consumer {id}: {e}"
+                        ))
+                    })
+            };
+            let next = finlink_store::ConsumerSecrets {
+                current: reseal(&secrets.current)?,
+                previous: match &secrets.previous {
+                    Some((p, until)) => Some((reseal(p)?, *until)),
+                    None => None,
+                },
+            };
+            self.store
+                .replace_consumer_secrets(client, id, &next)
+                .await?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
     /// Re-seals until nothing is left under an old key.
     pub async fn reseal_all(&self, batch: u32) -> Result<u64> {
         let mut total = 0;
         loop {
-            let n = self.reseal_client_secrets(batch).await?;
+            let n = self.reseal_client_secrets(batch).await?
+                + self.reseal_webhook_secrets(batch).await?;
             total += n;
             if n > 0 {
                 continue;

@@ -22,7 +22,7 @@ use crate::jobs::JobOutcome;
 
 pub const DELIVER_JOB: &str = "deliver";
 
-fn secret_aad(client: ClientId, consumer: uuid::Uuid) -> Aad {
+pub(crate) fn secret_aad(client: ClientId, consumer: uuid::Uuid) -> Aad {
     Aad::new(&[&client.to_string(), &consumer.to_string(), "webhook secret"])
 }
 

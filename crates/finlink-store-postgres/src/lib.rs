@@ -1211,7 +1211,7 @@ impl Store for PostgresStore {
     }
 
     async fn credential_key_counts(&self) -> Result<Vec<(String, u64)>> {
-        count_by(&self.pool, "SELECT key_id, COUNT(*) FROM (SELECT key_id FROM credentials UNION ALL SELECT key_id FROM integration_credentials WHERE key_id IS NOT NULL) k GROUP BY key_id ORDER BY key_id").await
+        count_by(&self.pool, "SELECT key_id, COUNT(*) FROM (SELECT key_id FROM credentials UNION ALL SELECT key_id FROM integration_credentials WHERE key_id IS NOT NULL UNION ALL SELECT key_id FROM webhook_consumers UNION ALL SELECT previous_key_id FROM webhook_consumers WHERE previous_key_id IS NOT NULL) k GROUP BY key_id ORDER BY key_id").await
     }
 
     async fn credentials_not_under(
@@ -1628,6 +1628,65 @@ impl Store for PostgresStore {
         .bind(&next.key_id)
         .bind(&next.sealed)
         .bind(at.as_millis())
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    async fn webhook_secrets_not_under(
+        &self,
+        active_key: &str,
+        limit: u32,
+    ) -> Result<Vec<(ClientId, uuid::Uuid)>> {
+        let rows = sqlx::query(
+            "SELECT client_id, id FROM webhook_consumers WHERE key_id <> $1 \
+             OR (previous_key_id IS NOT NULL AND previous_key_id <> $1) ORDER BY id LIMIT $2",
+        )
+        .bind(active_key)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        rows.iter()
+            .map(|r| {
+                let c: String = get(r, 0)?;
+                let id: String = get(r, 1)?;
+                Ok((
+                    ClientId::parse(&c)?,
+                    uuid::Uuid::parse_str(&id)
+                        .map_err(|e| Error::internal(format!("consumer id {id}: {e}")))?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn replace_consumer_secrets(
+        &self,
+        client: ClientId,
+        id: uuid::Uuid,
+        secrets: &ConsumerSecrets,
+    ) -> Result<bool> {
+        let (pk, ps, pu) = match &secrets.previous {
+            Some((p, until)) => (
+                Some(p.key_id.clone()),
+                Some(p.sealed.clone()),
+                Some(until.as_millis()),
+            ),
+            None => (None, None, None),
+        };
+        let n = sqlx::query(
+            "UPDATE webhook_consumers SET key_id = $3, secret = $4, previous_key_id = $5, \
+             previous_secret = $6, previous_expires = $7 WHERE id = $1 AND client_id = $2",
+        )
+        .bind(id.to_string())
+        .bind(client.to_string())
+        .bind(&secrets.current.key_id)
+        .bind(&secrets.current.sealed)
+        .bind(pk)
+        .bind(ps)
+        .bind(pu)
         .execute(&self.pool)
         .await
         .map_err(db_error)?

@@ -1081,7 +1081,7 @@ impl Store for SqliteStore {
     }
 
     async fn credential_key_counts(&self) -> Result<Vec<(String, u64)>> {
-        self.pool.read(|db| count_by(db, "SELECT key_id, COUNT(*) FROM (SELECT key_id FROM credentials UNION ALL SELECT key_id FROM integration_credentials WHERE key_id IS NOT NULL) k GROUP BY key_id ORDER BY key_id")).await
+        self.pool.read(|db| count_by(db, "SELECT key_id, COUNT(*) FROM (SELECT key_id FROM credentials UNION ALL SELECT key_id FROM integration_credentials WHERE key_id IS NOT NULL UNION ALL SELECT key_id FROM webhook_consumers UNION ALL SELECT previous_key_id FROM webhook_consumers WHERE previous_key_id IS NOT NULL) k GROUP BY key_id ORDER BY key_id")).await
     }
 
     async fn credentials_not_under(
@@ -1537,6 +1537,66 @@ impl Store for SqliteStore {
                         "UPDATE webhook_consumers SET previous_key_id = key_id, previous_secret = secret, \
                          previous_expires = ?3, key_id = ?4, secret = ?5, updated = ?6 WHERE id = ?1 AND client_id = ?2",
                         params![id, client, previous_until.as_millis(), next.key_id, next.sealed, at.as_millis()],
+                    )
+                    .map_err(db_error)?;
+                Ok(n == 1)
+            })
+            .await
+    }
+
+    async fn webhook_secrets_not_under(
+        &self,
+        active_key: &str,
+        limit: u32,
+    ) -> Result<Vec<(ClientId, uuid::Uuid)>> {
+        let active = active_key.to_owned();
+        let rows: Vec<(String, String)> = self
+            .pool
+            .read(move |db| {
+                let mut stmt = db
+                    .prepare_cached(
+                        "SELECT client_id, id FROM webhook_consumers WHERE key_id <> ?1 \
+                         OR (previous_key_id IS NOT NULL AND previous_key_id <> ?1) ORDER BY id LIMIT ?2",
+                    )
+                    .map_err(db_error)?;
+                let rows = stmt
+                    .query_map(params![active, limit], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .map_err(db_error)?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                    .map_err(db_error)?;
+                Ok(rows)
+            })
+            .await?;
+        rows.into_iter()
+            .map(|(c, id)| {
+                Ok((
+                    ClientId::parse(&c)?,
+                    uuid::Uuid::parse_str(&id)
+                        .map_err(|e| Error::internal(format!("consumer id {id}: {e}")))?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn replace_consumer_secrets(
+        &self,
+        client: ClientId,
+        id: uuid::Uuid,
+        secrets: &ConsumerSecrets,
+    ) -> Result<bool> {
+        let (client, id) = (client.to_string(), id.to_string());
+        let s = secrets.clone();
+        self.pool
+            .write(move |tx| {
+                let (pk, ps, pu) = match &s.previous {
+                    Some((p, until)) => (Some(p.key_id.clone()), Some(p.sealed.clone()), Some(until.as_millis())),
+                    None => (None, None, None),
+                };
+                let n = tx
+                    .execute(
+                        "UPDATE webhook_consumers SET key_id = ?3, secret = ?4, previous_key_id = ?5, \
+                         previous_secret = ?6, previous_expires = ?7 WHERE id = ?1 AND client_id = ?2",
+                        params![id, client, s.current.key_id, s.current.sealed, pk, ps, pu],
                     )
                     .map_err(db_error)?;
                 Ok(n == 1)

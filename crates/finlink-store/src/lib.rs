@@ -427,6 +427,19 @@ pub trait Store: Send + Sync + 'static {
         previous_until: Timestamp,
         at: Timestamp,
     ) -> Result<bool>;
+    /// Consumers with a secret (current or previous) sealed under a key other than `active_key`.
+    async fn webhook_secrets_not_under(
+        &self,
+        active_key: &str,
+        limit: u32,
+    ) -> Result<Vec<(ClientId, uuid::Uuid)>>;
+    /// Replaces a consumer's sealed secrets as they are (re-sealing under another key).
+    async fn replace_consumer_secrets(
+        &self,
+        client: ClientId,
+        id: uuid::Uuid,
+        secrets: &ConsumerSecrets,
+    ) -> Result<bool>;
     /// Records an attempt (state, attempts, response, next attempt) of a stored delivery.
     async fn update_delivery(&self, delivery: &Delivery) -> Result<()>;
     async fn get_delivery(&self, client: ClientId, id: uuid::Uuid) -> Result<Option<Delivery>>;

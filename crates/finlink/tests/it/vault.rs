@@ -80,26 +80,54 @@ async fn rotation_reseals_everything_and_old_keys_can_go() {
         ids.push((cid, conn_id));
     }
     let client = server.app.first_client().await.unwrap().unwrap().id;
+    // A webhook consumer whose secret was rotated: a current and a previous secret, both sealed.
+    let consumer = server
+        .app
+        .create_webhook(
+            client,
+            finlink_app::webhooks::ConsumerInput {
+                url: Some("https://93.184.216.34/hook".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let hook_secret = server
+        .app
+        .rotate_webhook_secret(client, consumer.id)
+        .await
+        .unwrap()
+        .expose()
+        .clone();
     let counts = server.app.store.credential_key_counts().await.unwrap();
-    assert_eq!(counts, vec![(id_of(&a), 5)]);
+    assert_eq!(counts, vec![(id_of(&a), 7)]);
     server.shutdown().await.unwrap();
 
-    // B alone cannot start: 5 secrets are under A
+    // B alone cannot start: 7 secrets are under A
     let e = start(dir.path(), &b).await.err().unwrap().to_string();
-    assert!(e.contains(&id_of(&a)) && e.contains('5'), "{e}");
+    assert!(e.contains(&id_of(&a)) && e.contains('7'), "{e}");
 
     // B first, A kept: start, rotate
     let server = start(dir.path(), &format!("{b},{a}")).await.unwrap();
     let n = server.app.reseal_all(2).await.unwrap();
-    assert_eq!(n, 5);
+    assert_eq!(n, 6);
     assert_eq!(
         server.app.store.credential_key_counts().await.unwrap(),
-        vec![(id_of(&b), 5)]
+        vec![(id_of(&b), 7)]
     );
     server.shutdown().await.unwrap();
 
     // A removed: starts, and every secret opens with the right value
     let server = start(dir.path(), &b).await.unwrap();
+    assert_eq!(
+        server
+            .app
+            .webhook_secret(client, consumer.id)
+            .await
+            .unwrap()
+            .expose(),
+        &hook_secret
+    );
     for (i, (_, conn)) in ids.iter().enumerate() {
         let sealed = server
             .app
