@@ -290,6 +290,31 @@ mod tests {
         );
     }
 
+    /// At delivery time too: a name that resolves to a private address is refused inside the
+    /// client's resolver, and so is an IP literal.
+    #[tokio::test]
+    async fn delivery_refuses_private_targets() {
+        let sender = WebhookSender::new(TargetPolicy {
+            allow_http: true,
+            allow_private: false,
+        })
+        .unwrap();
+        for url in [
+            "http://localhost:9/hook",
+            "http://127.0.0.1:9/hook",
+            "http://[::1]:9/hook",
+        ] {
+            let out = sender.send(url, &[], b"{}".to_vec()).await;
+            assert_eq!(out.status, None, "{url}");
+            assert!(out.body.contains("private"), "{url}: {}", out.body);
+        }
+        let strict = WebhookSender::new(TargetPolicy::default()).unwrap();
+        let out = strict
+            .send("http://93.184.216.34/hook", &[], Vec::new())
+            .await;
+        assert!(out.body.contains("https"), "{}", out.body);
+    }
+
     #[test]
     fn private_addresses_are_not_public() {
         for a in [

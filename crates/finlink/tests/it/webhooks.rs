@@ -326,6 +326,38 @@ async fn filters_tags_and_limits(ts: &TestServer) {
     assert_eq!(l["results"].as_array().unwrap().len(), 0);
 }
 
+/// Every attempt of every delivery fails: after the schedule runs out the delivery is failed, and
+/// once the consumer has failed for 5 days it is disabled with `failing` and an event.
+async fn failing_for_five_days_disables(ts: &TestServer) {
+    let (rx, url) = receiver().await;
+    rx.script.lock().await.extend(std::iter::repeat_n(500, 40));
+    let (s, c) = create(ts, json!({"url": url})).await;
+    assert_eq!(s, 201, "{c}");
+    let id = c["id"].as_str().unwrap().to_owned();
+    ts.company("Unlucky Ltd").await;
+    ts.run_jobs().await;
+    // The schedule: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (+ up to 10 %).
+    for secs in [6, 331, 1_981, 7_921, 19_801, 39_601, 39_601] {
+        ts.clock.advance_millis(secs * 1000);
+        assert_eq!(ts.run_jobs().await, 1, "an attempt after {secs} s");
+    }
+    let (_, log) = ts.get(&format!("/webhooks/{id}/deliveries")).await;
+    assert_eq!(log["results"][0]["status"], "failed", "{log}");
+    assert_eq!(log["results"][0]["attempts"], 8);
+    assert_eq!(log["results"][0]["responseStatus"], 500);
+    assert!(log["results"][0]["nextAttemptAt"].is_null());
+    let (_, got) = ts.get(&format!("/webhooks/{id}")).await;
+    assert_eq!(got["disabled"], false, "not yet 5 days");
+    ts.clock.advance_millis(4 * 86_400_000);
+    ts.company("Still Unlucky Ltd").await;
+    ts.run_jobs().await;
+    let (_, got) = ts.get(&format!("/webhooks/{id}")).await;
+    assert_eq!(got["disabled"], true, "{got}");
+    assert_eq!(got["disabledReason"], "failing");
+    let (_, evs) = ts.get("/events?eventType=webhooks.consumer.disabled").await;
+    assert_eq!(evs["totalResults"], 1);
+}
+
 /// Without the operator's permission, private and plain-http targets are refused.
 async fn private_targets_are_refused(engine: Engine) {
     let ts = TestServer::start(engine).await;
@@ -380,6 +412,23 @@ mod engines {
         }
         let ts = start(Engine::Postgres).await;
         filters_tags_and_limits(&ts).await;
+        ts.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn failing_sqlite() {
+        let ts = start(Engine::Sqlite).await;
+        failing_for_five_days_disables(&ts).await;
+        ts.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn failing_postgres() {
+        if std::env::var("FINLINK_TEST_POSTGRES_URL").is_err() {
+            return;
+        }
+        let ts = start(Engine::Postgres).await;
+        failing_for_five_days_disables(&ts).await;
         ts.stop().await;
     }
 
