@@ -22,6 +22,16 @@ use crate::jobs::JobOutcome;
 
 pub const DELIVER_JOB: &str = "deliver";
 
+/// Deliveries to one consumer run in this many lanes, one at a time per lane. A company's events
+/// always take the same lane, so they arrive in order; different companies' events are
+/// delivered in parallel, so one consumer is not limited to one request at a time.
+const LANES: u64 = 16;
+
+fn lane(key: uuid::Uuid) -> u64 {
+    let (hi, lo) = key.as_u64_pair();
+    (hi ^ lo) % LANES
+}
+
 pub(crate) fn secret_aad(client: ClientId, consumer: uuid::Uuid) -> Aad {
     Aad::new(&[&client.to_string(), &consumer.to_string(), "webhook secret"])
 }
@@ -246,7 +256,9 @@ impl App {
             })?;
         let now = self.clock.now();
         let mut effects = Effects::none();
-        effects.jobs.push(self.delivery_job(&d, now, Some(now)));
+        effects
+            .jobs
+            .push(self.delivery_job(&d, d.event_id, now, Some(now)));
         self.store.write_effects(&effects).await?;
         Ok(d)
     }
@@ -325,6 +337,7 @@ impl App {
     fn delivery_job(
         &self,
         d: &Delivery,
+        lane_key: uuid::Uuid,
         run_at: Timestamp,
         retry_of: Option<Timestamp>,
     ) -> finlink_domain::job::NewJob {
@@ -336,7 +349,7 @@ impl App {
                 None => format!("deliver:{}", d.id),
                 Some(t) => format!("deliver:{}:{}", d.id, t.as_millis()),
             }),
-            Some(format!("deliver:{}", d.consumer_id)),
+            Some(format!("deliver:{}:{}", d.consumer_id, lane(lane_key))),
         );
         job.max_attempts = i32::try_from(RETRY_DELAYS_SECS.len() + 1).unwrap_or(8);
         job
@@ -360,10 +373,11 @@ impl App {
             next_attempt_at: Some(now),
             created: now,
         };
-        // Due at the event's time, so a consumer's deliveries go out in event order.
+        // Due at the event's time, in the company's lane, so a company's events go out in order.
+        let lane_key = e.company_id.map_or(e.id, |c| *c.as_uuid());
         effects
             .jobs
-            .push(self.delivery_job(&d, e.occurred_at, None));
+            .push(self.delivery_job(&d, lane_key, e.occurred_at, None));
         effects.deliveries.push(d);
     }
 
