@@ -2,6 +2,10 @@
 //! `finlink-bench baseline`: a bare axum handler doing the same SQLite point read as
 //! `GET /companies/{id}` (rusqlite on the async worker, one connection per worker
 //! thread), the baseline finlink's read figures are compared with.
+//! `token-baseline`, `refresh-seed`, `refresh-storm`, `sched`: the refresh benchmark
+//! (`bench/refresh.sh`, see `refresh.rs`).
+
+mod refresh;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -42,6 +46,39 @@ enum Cmd {
         #[arg(long)]
         listen: String,
     },
+    /// The sandbox token endpoint alone: mint N grants, refresh each once through finlink's
+    /// OAuth client over loopback, print requests/s.
+    TokenBaseline {
+        #[arg(long)]
+        requests: usize,
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+    },
+    /// N Sandbox connections whose tokens expired an hour ago (N refresh jobs due at once).
+    RefreshSeed {
+        #[arg(long)]
+        connections: usize,
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+    },
+    /// Run finlink with its workers until N refresh jobs are done; print refreshes/s and RSS.
+    RefreshStorm {
+        #[arg(long)]
+        expect: u64,
+        #[arg(long, default_value_t = 1800)]
+        timeout_secs: u64,
+    },
+    /// Time `claim_jobs` with nothing due, with the queue of not-due jobs at each size.
+    Sched {
+        /// Comma-separated queue sizes, ascending.
+        #[arg(long, value_delimiter = ',', default_value = "10000,1000000")]
+        sizes: Vec<u64>,
+        #[arg(long, default_value_t = 2000)]
+        calls: usize,
+        /// The claim's limit (the workers pass their free slots, 64 by default).
+        #[arg(long, default_value_t = 64)]
+        limit: u32,
+    },
 }
 
 #[tokio::main]
@@ -49,6 +86,23 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Cmd::Seed { companies, ids } => seed(companies, ids).await,
         Cmd::Baseline { db, listen } => baseline(db, listen).await,
+        Cmd::TokenBaseline {
+            requests,
+            concurrency,
+        } => refresh::token_baseline(requests, concurrency).await,
+        Cmd::RefreshSeed {
+            connections,
+            concurrency,
+        } => refresh::refresh_seed(connections, concurrency).await,
+        Cmd::RefreshStorm {
+            expect,
+            timeout_secs,
+        } => refresh::refresh_storm(expect, timeout_secs).await,
+        Cmd::Sched {
+            sizes,
+            calls,
+            limit,
+        } => refresh::sched(&sizes, calls, limit).await,
     }
 }
 

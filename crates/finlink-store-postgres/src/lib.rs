@@ -1874,20 +1874,35 @@ impl Store for PostgresStore {
     ) -> Result<Vec<Job>> {
         let (now, until) = (now.as_millis(), lease_until.as_millis());
         let mut tx = self.pool.begin().await.map_err(db_error)?;
-        // Candidates locked with SKIP LOCKED: concurrent workers take disjoint sets.
-        let candidates = sqlx::query(
-            "SELECT id, concurrency_key FROM jobs \
-             WHERE (state = 'queued' AND run_at <= $1) OR (state = 'running' AND lease_expires <= $1) \
-             ORDER BY run_at, id LIMIT $2 FOR UPDATE SKIP LOCKED",
-        )
-        .bind(now)
-        .bind(i64::from(limit) * 4)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db_error)?;
+        // Candidates locked with SKIP LOCKED: concurrent workers take disjoint sets. Two queries,
+        // each walking its partial index in order and stopping at the limit (one query with an
+        // OR over both states scans and sorts every due job).
+        let mut candidates = Vec::new();
+        for sql in [
+            "SELECT id, concurrency_key, run_at FROM jobs WHERE state = 'queued' AND run_at <= $1 \
+             ORDER BY run_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+            "SELECT id, concurrency_key, lease_expires FROM jobs WHERE state = 'running' \
+             AND lease_expires <= $1 ORDER BY lease_expires LIMIT $2 FOR UPDATE SKIP LOCKED",
+        ] {
+            candidates.extend(
+                sqlx::query(sql)
+                    .bind(now)
+                    .bind(i64::from(limit) * 4)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(db_error)?,
+            );
+        }
+        let mut order = Vec::with_capacity(candidates.len());
+        for row in &candidates {
+            order.push(get::<i64>(row, 2)?);
+        }
+        let mut idx: Vec<usize> = (0..candidates.len()).collect();
+        idx.sort_by_key(|&i| order[i]);
+        let candidates: Vec<_> = idx.into_iter().map(|i| &candidates[i]).collect();
         let mut taken_keys: Vec<String> = Vec::new();
         let mut claimed = Vec::new();
-        for row in &candidates {
+        for row in candidates {
             if claimed.len() >= limit as usize {
                 break;
             }
