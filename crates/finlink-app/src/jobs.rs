@@ -115,9 +115,18 @@ impl App {
                 }
             })
         };
+        // Stops the heartbeat however this function ends (a panicking job included), so a
+        // lease is never renewed for a job nobody runs.
+        struct AbortOnDrop(tokio::task::JoinHandle<()>);
+        impl Drop for AbortOnDrop {
+            fn drop(&mut self) {
+                self.0.abort();
+            }
+        }
+        let heartbeat = AbortOnDrop(heartbeat);
         let watch = finlink_domain::clock::Stopwatch::start();
         let result = self.dispatch(&job).await;
-        heartbeat.abort();
+        drop(heartbeat);
         metrics::histogram!("finlink_job_seconds", "kind" => job.kind.clone())
             .record(watch.seconds());
         let now = self.clock.now();

@@ -37,6 +37,8 @@ pub const RETENTION_JOB: &str = "retention";
 
 /// Refresh this long before expiry unless the catalog says otherwise.
 pub const DEFAULT_MARGIN_SECS: i64 = 600;
+/// A proactive refresh runs at least this long after the token was issued.
+const MIN_REFRESH_INTERVAL_SECS: i64 = 60;
 /// The `statusCode` of the error a rejected refresh records on the connection.
 const REJECTED_STATUS_CODE: &str = "401";
 
@@ -89,11 +91,28 @@ impl App {
             .and_then(|o| o.refresh_margin_secs)
             .map(|m| i64::try_from(m).unwrap_or(i64::MAX))
             .unwrap_or(DEFAULT_MARGIN_SECS);
+        let issued = creds.issued_at.unwrap_or(creds.updated);
         let by_expiry = match creds.expires_at {
             None => now.plus_seconds(random_up_to(
                 self.settings.lifecycle.unknown_expiry_spread_secs,
             )),
-            Some(t) => t.plus_seconds(-margin - random_up_to(margin / 5)),
+            Some(t) => {
+                // A token that lives less than twice the margin refreshes at half its life, and
+                // never sooner than a minute after it was issued: no refresh loop on platforms
+                // with short-lived tokens (Sage: 5 minutes).
+                let lifetime = (t.as_millis() - issued.as_millis()) / 1000;
+                let margin = if lifetime > 0 {
+                    margin.min(lifetime / 2)
+                } else {
+                    margin
+                };
+                let at = t.plus_seconds(-margin - random_up_to(margin / 5));
+                if lifetime > 0 {
+                    at.max(issued.plus_seconds(MIN_REFRESH_INTERVAL_SECS.min(lifetime / 2)))
+                } else {
+                    at
+                }
+            }
         };
         // Refresh tokens that die when unused: refresh at four fifths of the idle horizon.
         let by_idle = oauth.and_then(|o| o.refresh_token_idle_days).map(|days| {
@@ -118,7 +137,7 @@ impl App {
         }
         let conn = creds.connection_id;
         let updated = creds.updated.as_millis();
-        Some(self.new_job(
+        let mut job = self.new_job(
             REFRESH_JOB,
             json!({
                 "client": creds.client_id.to_string(),
@@ -129,7 +148,12 @@ impl App {
             self.refresh_due_at(integ, creds),
             Some(format!("refresh:{conn}:{updated}")),
             Some(format!("refresh:{conn}")),
-        ))
+        );
+        // A refresh job never gives up: a connection without one is never refreshed again.
+        // Backoff is capped at an hour (rejections: 30 minutes or more) until the credentials
+        // are replaced or deleted.
+        job.max_attempts = i32::MAX;
+        Some(job)
     }
 
     /// What storing new credentials on `before` raises and schedules: the status event
@@ -354,8 +378,12 @@ impl App {
                 now.plus_seconds(backoff_secs(attempts).max(1800)),
                 format!("the platform rejected the grant: {reason}"),
             )),
-            // Nothing to refresh with (a token that never expires, or no refresh token).
-            Err(Error::Validation { .. }) => Ok(JobOutcome::Done),
+            // Nothing to refresh with (no refresh token), or finlink's configuration lacks the
+            // integration's OAuth app: look again in 6 hours rather than giving up for good.
+            Err(Error::Validation { message, .. }) => Ok(JobOutcome::RetryAt(
+                now.plus_seconds(6 * 3600),
+                format!("cannot refresh: {message}"),
+            )),
             Err(e) => Err(e),
         }
     }

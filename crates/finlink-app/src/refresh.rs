@@ -16,12 +16,13 @@ use crate::App;
 use crate::credentials::{open, seal};
 use crate::migration::Actor;
 
-/// How long a refresh lease lasts unless its holder renews it. The holder renews it every
-/// [`LEASE_RENEW`] while its token request runs (which times out after 20 s), so a process that
-/// dies holding it (SIGKILL, a crash) frees it within this many seconds: short, because a
-/// rotating platform's reuse grace for an exchange lost in flight may be short too.
-const REFRESH_LEASE_SECS: i64 = 8;
-const LEASE_RENEW: std::time::Duration = std::time::Duration::from_secs(2);
+/// How long a refresh lease lasts unless its holder renews it: longer than the token request's
+/// 20 s timeout, so even if every renewal were delayed the request ends before the lease can
+/// pass to another process (which would spend the same refresh token). The holder renews it
+/// every [`LEASE_RENEW`] while the request runs; a process that dies holding it (SIGKILL, a
+/// crash) frees it within this many seconds.
+const REFRESH_LEASE_SECS: i64 = 25;
+const LEASE_RENEW: std::time::Duration = std::time::Duration::from_secs(5);
 /// How often a waiting process looks again, and for how long in all (about the lease).
 const LEASE_POLL: std::time::Duration = std::time::Duration::from_millis(20);
 const MAX_LEASE_POLLS: u32 = 1_600;

@@ -448,7 +448,7 @@ impl App {
         };
         let now = self.clock.now();
         let consumer = self.store.get_consumer(client, d.consumer_id).await?;
-        let Some(mut consumer) = consumer.filter(|c| !c.disabled) else {
+        let Some(consumer) = consumer.filter(|c| !c.disabled) else {
             d.state = DeliveryState::Failed;
             d.next_attempt_at = None;
             d.response_body = Some(String::from("not sent: the consumer is disabled"));
@@ -503,21 +503,24 @@ impl App {
             d.next_attempt_at = None;
             self.store.update_delivery(&d).await?;
             if consumer.failing_since.is_some() {
-                consumer.failing_since = None;
-                consumer.updated = now;
-                self.store.update_consumer(&consumer).await?;
+                self.store
+                    .note_consumer_success(client, consumer.id)
+                    .await?;
             }
             return Ok(JobOutcome::Done);
         }
-        let since = *consumer.failing_since.get_or_insert(now);
+        // Targeted writes, not the whole consumer row: a PATCH from the client while this
+        // attempt ran is not undone, and only one of several failing lanes disables it.
+        let since = self
+            .store
+            .note_consumer_failure(client, consumer.id, now)
+            .await?
+            .unwrap_or(now);
         let gone = sent.status == Some(410);
         let failing_too_long =
             now.as_millis() - since.as_millis() >= webhook::DISABLE_AFTER_SECS * 1000;
         if gone || failing_too_long {
-            consumer.disabled = true;
-            consumer.disabled_reason = Some(String::from(if gone { "gone" } else { "failing" }));
-            consumer.updated = now;
-            self.store.update_consumer(&consumer).await?;
+            let reason = if gone { "gone" } else { "failing" };
             let e = Event {
                 id: uuid::Uuid::now_v7(),
                 client_id: client,
@@ -527,21 +530,30 @@ impl App {
                 payload: json!({
                     "id": consumer.id.to_string(),
                     "url": consumer.url,
-                    "disabledReason": consumer.disabled_reason,
+                    "disabledReason": reason,
                 })
                 .to_string(),
                 occurred_at: now,
             };
-            let effects = self.with_deliveries(Effects::events(vec![e]), None).await?;
-            self.store.write_effects(&effects).await?;
+            // The event goes to the other consumers that want it (this one is being disabled).
+            let mut effects = self.with_deliveries(Effects::events(vec![e]), None).await?;
+            let own: Vec<String> = effects
+                .deliveries
+                .iter()
+                .filter(|x| x.consumer_id == consumer.id)
+                .map(|x| x.id.to_string())
+                .collect();
+            effects.deliveries.retain(|x| x.consumer_id != consumer.id);
+            effects
+                .jobs
+                .retain(|j| !own.iter().any(|id| j.payload.contains(id.as_str())));
+            self.store
+                .disable_consumer(client, consumer.id, reason, now, &effects)
+                .await?;
             d.state = DeliveryState::Failed;
             d.next_attempt_at = None;
             self.store.update_delivery(&d).await?;
             return Ok(JobOutcome::Done);
-        }
-        if consumer.failing_since == Some(now) {
-            consumer.updated = now;
-            self.store.update_consumer(&consumer).await?;
         }
         let delay = usize::try_from(attempts.max(1) - 1)
             .ok()

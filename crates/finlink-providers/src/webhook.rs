@@ -51,6 +51,18 @@ pub fn is_public(ip: IpAddr) -> bool {
                 return is_public_v4(v4);
             }
             let seg = v6.segments();
+            // Forms that embed an IPv4 address (NAT64, 6to4, IPv4-compatible): judge that address.
+            let embedded = |hi: u16, lo: u16| {
+                Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8)
+            };
+            if (seg[0] == 0x64 && seg[1] == 0xff9b) || seg[..6] == [0, 0, 0, 0, 0, 0] {
+                return is_public_v4(embedded(seg[6], seg[7]))
+                    && !v6.is_loopback()
+                    && !v6.is_unspecified();
+            }
+            if seg[0] == 0x2002 {
+                return is_public_v4(embedded(seg[1], seg[2]));
+            }
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
@@ -72,6 +84,7 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
         || ip.is_documentation()
         || o[0] == 0
         || (o[0] == 100 && (o[1] & 0xc0) == 64) // shared address space (CGNAT)
+        || (o[0] == 198 && (o[1] & 0xfe) == 18) // benchmarking
         || (o[0] == 192 && o[1] == 0 && o[2] == 0) // IETF protocol assignments
         || o[0] >= 240)
 }
@@ -152,6 +165,8 @@ impl WebhookSender {
                 allow_private: policy.allow_private,
             }))
             .user_agent("finlink-webhooks")
+            // A proxy would resolve names itself, past the resolver's address check.
+            .no_proxy()
             .build()?;
         Ok(Self { http, policy })
     }
@@ -329,6 +344,10 @@ mod tests {
             "fd00::1",
             "fe80::1",
             "::ffff:127.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+            "2002:a9fe:a9fe::1",
+            "::7f00:1",
+            "198.18.0.1",
         ] {
             assert!(!is_public(a.parse().unwrap()), "{a}");
         }

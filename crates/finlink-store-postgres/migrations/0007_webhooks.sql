@@ -42,3 +42,8 @@ CREATE INDEX webhook_deliveries_by_consumer ON webhook_deliveries(consumer_id, i
 CREATE INDEX webhook_deliveries_by_event ON webhook_deliveries(event_id);
 -- Replay looks events up by time.
 CREATE INDEX events_by_time ON events(client_id, occurred_at);
+
+-- Due jobs are claimed in (run_at, id) order: events raised in one millisecond go out in the
+-- order they were written.
+DROP INDEX jobs_queued;
+CREATE INDEX jobs_queued ON jobs(run_at, id) WHERE state = 'queued';

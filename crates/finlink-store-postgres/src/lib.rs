@@ -1567,6 +1567,70 @@ impl Store for PostgresStore {
         Ok(n == 1)
     }
 
+    async fn note_consumer_failure(
+        &self,
+        client: ClientId,
+        id: uuid::Uuid,
+        at: Timestamp,
+    ) -> Result<Option<Timestamp>> {
+        let row = sqlx::query(
+            "UPDATE webhook_consumers SET failing_since = COALESCE(failing_since, $3) \
+             WHERE id = $1 AND client_id = $2 RETURNING failing_since",
+        )
+        .bind(id.to_string())
+        .bind(client.to_string())
+        .bind(at.as_millis())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        match row {
+            Some(r) => Ok(get::<Option<i64>>(&r, 0)?.map(Timestamp::from_millis)),
+            None => Ok(None),
+        }
+    }
+
+    async fn note_consumer_success(&self, client: ClientId, id: uuid::Uuid) -> Result<()> {
+        sqlx::query(
+            "UPDATE webhook_consumers SET failing_since = NULL \
+             WHERE id = $1 AND client_id = $2 AND failing_since IS NOT NULL",
+        )
+        .bind(id.to_string())
+        .bind(client.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn disable_consumer(
+        &self,
+        client: ClientId,
+        id: uuid::Uuid,
+        reason: &str,
+        at: Timestamp,
+        effects: &Effects,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let n = sqlx::query(
+            "UPDATE webhook_consumers SET disabled = TRUE, disabled_reason = $3, updated = $4 \
+             WHERE id = $1 AND client_id = $2 AND NOT disabled",
+        )
+        .bind(id.to_string())
+        .bind(client.to_string())
+        .bind(reason)
+        .bind(at.as_millis())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?
+        .rows_affected();
+        if n != 1 {
+            return Ok(false);
+        }
+        PostgresStore::write_effects(self, &mut tx, effects).await?;
+        self.commit_with(tx, effects).await?;
+        Ok(true)
+    }
+
     async fn delete_consumer(&self, client: ClientId, id: uuid::Uuid) -> Result<bool> {
         let n = sqlx::query("DELETE FROM webhook_consumers WHERE id = $1 AND client_id = $2")
             .bind(id.to_string())
@@ -1879,9 +1943,15 @@ impl Store for PostgresStore {
         // OR over both states scans and sorts every due job).
         let mut candidates = Vec::new();
         for sql in [
-            "SELECT id, concurrency_key, run_at FROM jobs WHERE state = 'queued' AND run_at <= $1 \
-             ORDER BY run_at LIMIT $2 FOR UPDATE SKIP LOCKED",
-            "SELECT id, concurrency_key, lease_expires FROM jobs WHERE state = 'running' \
+            // Jobs whose concurrency key is busy are left out here, not after the limit: a backlog
+            // behind one busy key never hides other due work.
+            "SELECT id, concurrency_key, run_at FROM jobs j WHERE state = 'queued' AND run_at <= $1 \
+             AND (concurrency_key IS NULL OR NOT EXISTS (SELECT 1 FROM jobs r WHERE \
+             r.concurrency_key = j.concurrency_key AND r.state = 'running' AND r.lease_expires > $1)) \
+             ORDER BY run_at, id LIMIT $2 FOR UPDATE SKIP LOCKED",
+            // Found by lease expiry (its index), merged by run_at like the queued ones, so a job
+            // taken over comes before the jobs queued behind it on its key.
+            "SELECT id, concurrency_key, run_at FROM jobs WHERE state = 'running' \
              AND lease_expires <= $1 ORDER BY lease_expires LIMIT $2 FOR UPDATE SKIP LOCKED",
         ] {
             candidates.extend(
@@ -1898,7 +1968,7 @@ impl Store for PostgresStore {
             order.push(get::<i64>(row, 2)?);
         }
         let mut idx: Vec<usize> = (0..candidates.len()).collect();
-        idx.sort_by_key(|&i| order[i]);
+        idx.sort_by_key(|&i| order[i]); // stable: ties keep each query's id order
         let candidates: Vec<_> = idx.into_iter().map(|i| &candidates[i]).collect();
         let mut taken_keys: Vec<String> = Vec::new();
         let mut claimed = Vec::new();

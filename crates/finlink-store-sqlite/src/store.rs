@@ -1469,6 +1469,66 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn note_consumer_failure(
+        &self,
+        client: ClientId,
+        id: uuid::Uuid,
+        at: Timestamp,
+    ) -> Result<Option<Timestamp>> {
+        let (client, id) = (client.to_string(), id.to_string());
+        let since: Option<i64> = self
+            .pool
+            .write(move |tx| {
+                tx.query_row(
+                    "UPDATE webhook_consumers SET failing_since = COALESCE(failing_since, ?3) \
+                     WHERE id = ?1 AND client_id = ?2 RETURNING failing_since",
+                    params![id, client, at.as_millis()],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db_error)
+            })
+            .await?;
+        Ok(since.map(Timestamp::from_millis))
+    }
+
+    async fn note_consumer_success(&self, client: ClientId, id: uuid::Uuid) -> Result<()> {
+        let (client, id) = (client.to_string(), id.to_string());
+        self.pool
+            .write(move |tx| {
+                tx.execute(
+                    "UPDATE webhook_consumers SET failing_since = NULL \
+                     WHERE id = ?1 AND client_id = ?2 AND failing_since IS NOT NULL",
+                    params![id, client],
+                )
+                .map_err(db_error)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn disable_consumer(
+        &self,
+        client: ClientId,
+        id: uuid::Uuid,
+        reason: &str,
+        at: Timestamp,
+        effects: &Effects,
+    ) -> Result<bool> {
+        let (client, id, reason) = (client.to_string(), id.to_string(), reason.to_owned());
+        self.write_with(effects, move |tx| {
+            let n = tx
+                .execute(
+                    "UPDATE webhook_consumers SET disabled = 1, disabled_reason = ?3, updated = ?4 \
+                     WHERE id = ?1 AND client_id = ?2 AND disabled = 0",
+                    params![id, client, reason, at.as_millis()],
+                )
+                .map_err(db_error)?;
+            Ok((n == 1, n == 1))
+        })
+        .await
+    }
+
     async fn delete_consumer(&self, client: ClientId, id: uuid::Uuid) -> Result<bool> {
         let (client, id) = (client.to_string(), id.to_string());
         self.pool
@@ -1756,7 +1816,11 @@ impl Store for SqliteStore {
                 {
                     let mut due = tx
                         .prepare_cached(
-                            "SELECT id, concurrency_key, run_at FROM jobs WHERE state = 'queued' AND run_at <= ?1 \
+                            // Jobs whose concurrency key is busy are left out here, not after the
+                            // limit: a backlog behind one busy key never hides other due work.
+                            "SELECT id, concurrency_key, run_at FROM jobs j WHERE state = 'queued' AND run_at <= ?1 \
+                             AND (concurrency_key IS NULL OR NOT EXISTS (SELECT 1 FROM jobs r WHERE \
+                             r.concurrency_key = j.concurrency_key AND r.state = 'running' AND r.lease_expires > ?1)) \
                              UNION ALL \
                              SELECT id, concurrency_key, run_at FROM jobs WHERE state = 'running' AND lease_expires <= ?1 \
                              ORDER BY 3, 1 LIMIT ?2",

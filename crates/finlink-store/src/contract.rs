@@ -1253,6 +1253,55 @@ async fn jobs(s: &dyn Store) {
         );
     }
     assert_eq!(s.get_job(uuid::Uuid::now_v7()).await.unwrap(), None);
+    // A backlog behind one busy key never hides other due work.
+    let b2 = base + 10_000;
+    for i in 0..10 {
+        s.enqueue_job(&finlink_domain::job::NewJob {
+            id: uuid::Uuid::now_v7(),
+            kind: "deliver".into(),
+            payload: format!("{{\"n\":{i}}}"),
+            run_at: ts(b2 + i),
+            max_attempts: 3,
+            idempotency_key: None,
+            concurrency_key: Some("lane-busy".into()),
+            created: ts(b2),
+        })
+        .await
+        .unwrap();
+    }
+    // Take everything due now: one of the busy lane's jobs (never two), and whatever else is due.
+    let first = s
+        .claim_jobs("w9", ts(b2 + 100), ts(b2 + 100_000), 50)
+        .await
+        .unwrap();
+    let busy = first
+        .iter()
+        .filter(|j| j.concurrency_key.as_deref() == Some("lane-busy"))
+        .count();
+    assert_eq!(busy, 1, "one running job per key");
+    // A job due after the nine waiting behind the busy key is still found with limit 1.
+    let other = finlink_domain::job::NewJob {
+        id: uuid::Uuid::now_v7(),
+        kind: "deliver".into(),
+        payload: "{}".into(),
+        run_at: ts(b2 + 50),
+        max_attempts: 3,
+        idempotency_key: None,
+        concurrency_key: Some("lane-free".into()),
+        created: ts(b2),
+    };
+    s.enqueue_job(&other).await.unwrap();
+    let next = s
+        .claim_jobs("w9", ts(b2 + 100), ts(b2 + 100_000), 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        next.iter().map(|j| j.id).collect::<Vec<_>>(),
+        vec![other.id]
+    );
+    for j in first.iter().chain(next.iter()) {
+        assert!(s.finish_job(j.id, j.fence, ts(b2 + 200)).await.unwrap());
+    }
     // Finished jobs are pruned; dead ones are kept for the operator.
     assert!(s.prune_jobs(ts(base + 1_000_000), 1000).await.unwrap() >= 1);
     let counts = s.job_state_counts().await.unwrap();

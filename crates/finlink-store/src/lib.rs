@@ -411,6 +411,26 @@ pub trait Store: Send + Sync + 'static {
     async fn get_consumer(&self, client: ClientId, id: uuid::Uuid) -> Result<Option<Consumer>>;
     /// Writes url, disabled, disabled reason, event types, tags, failing-since and updated.
     async fn update_consumer(&self, consumer: &Consumer) -> Result<bool>;
+    /// Records a failed delivery: starts the consumer's failure streak unless one runs; returns
+    /// when the streak began (None when the consumer is gone).
+    async fn note_consumer_failure(
+        &self,
+        client: ClientId,
+        id: uuid::Uuid,
+        at: Timestamp,
+    ) -> Result<Option<Timestamp>>;
+    /// Records a successful delivery: ends the consumer's failure streak.
+    async fn note_consumer_success(&self, client: ClientId, id: uuid::Uuid) -> Result<()>;
+    /// Disables an enabled consumer with `reason`, writing `effects` in the same transaction;
+    /// false (and nothing written) when it is gone or already disabled.
+    async fn disable_consumer(
+        &self,
+        client: ClientId,
+        id: uuid::Uuid,
+        reason: &str,
+        at: Timestamp,
+        effects: &Effects,
+    ) -> Result<bool>;
     /// Deletes the consumer and its deliveries (their jobs end when they find it gone).
     async fn delete_consumer(&self, client: ClientId, id: uuid::Uuid) -> Result<bool>;
     async fn get_consumer_secrets(
