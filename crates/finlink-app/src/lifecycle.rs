@@ -229,6 +229,8 @@ impl App {
             }),
             drop_credentials: false,
             at: now,
+            only_if_failing: false,
+            only_if_connected: false,
         };
         Ok((Some(write), effects))
     }
@@ -258,6 +260,8 @@ impl App {
             refresh: None,
             drop_credentials: false,
             at: now,
+            only_if_failing: false,
+            only_if_connected: true,
         };
         if rejected {
             if after.refresh.credentials_expire_at.is_none() {
@@ -435,10 +439,19 @@ impl App {
             refresh: Some(after.refresh.clone()),
             drop_credentials: true,
             at: now,
+            only_if_failing: true,
+            only_if_connected: true,
         };
-        self.store
+        // Conditional: if new credentials closed the cycle meanwhile (a reconnect), nothing is
+        // deleted and no event is raised.
+        if self
+            .store
             .update_connection(client, company, connection, &write, &effects)
-            .await?;
+            .await?
+            .is_none()
+        {
+            return Ok(JobOutcome::Done);
+        }
         self.audit(
             &Actor::Worker,
             client,

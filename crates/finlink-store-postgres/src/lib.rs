@@ -236,7 +236,9 @@ async fn apply_connection_write(
          refresh_last_failed_at = CASE WHEN $6 THEN $8 ELSE dc.refresh_last_failed_at END, \
          credentials_expire_at = CASE WHEN $6 THEN $9 ELSE dc.credentials_expire_at END, \
          refresh_revoked = CASE WHEN $6 THEN $10 ELSE dc.refresh_revoked END, modified = $11 \
-         WHERE dc.id = $1 AND dc.client_id = $2 AND dc.company_id = $3 RETURNING {CONNECTION_COLUMNS}"
+         WHERE dc.id = $1 AND dc.client_id = $2 AND dc.company_id = $3 \
+         AND (NOT $12 OR dc.refresh_failing_since IS NOT NULL) \
+         AND (NOT $13 OR dc.status IN ('Linked', 'Deauthorized')) RETURNING {CONNECTION_COLUMNS}"
     ))
     .bind(id)
     .bind(client)
@@ -249,6 +251,8 @@ async fn apply_connection_write(
     .bind(refresh.and_then(|h| h.credentials_expire_at).map(Timestamp::as_millis))
     .bind(refresh.is_some_and(|h| h.revoked))
     .bind(w.at.as_millis())
+    .bind(w.only_if_failing)
+    .bind(w.only_if_connected)
     .fetch_optional(&mut *tx)
     .await
     .map_err(db_error)?;

@@ -413,7 +413,9 @@ fn apply_connection_write(
              refresh_last_failed_at = CASE WHEN ?6 THEN ?8 ELSE refresh_last_failed_at END, \
              credentials_expire_at = CASE WHEN ?6 THEN ?9 ELSE credentials_expire_at END, \
              refresh_revoked = CASE WHEN ?6 THEN ?10 ELSE refresh_revoked END, modified = ?11 \
-             WHERE id = ?1 AND client_id = ?2 AND company_id = ?3",
+             WHERE id = ?1 AND client_id = ?2 AND company_id = ?3 \
+             AND (NOT ?12 OR refresh_failing_since IS NOT NULL) \
+             AND (NOT ?13 OR status IN ('Linked', 'Deauthorized'))",
         )
         .map_err(db_error)?
         .execute(params![
@@ -433,7 +435,9 @@ fn apply_connection_write(
                 .and_then(|h| h.credentials_expire_at)
                 .map(Timestamp::as_millis),
             refresh.is_some_and(|h| h.revoked),
-            w.at.as_millis()
+            w.at.as_millis(),
+            w.only_if_failing,
+            w.only_if_connected
         ])
         .map_err(db_error)?;
     if n == 0 {

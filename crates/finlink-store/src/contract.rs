@@ -1394,6 +1394,8 @@ async fn effects_health_and_events(s: &dyn Store) {
         refresh: Some(health.clone()),
         drop_credentials: false,
         at: ts(9200),
+        only_if_failing: false,
+        only_if_connected: false,
     };
     let failed = s
         .update_connection(
@@ -1476,6 +1478,8 @@ async fn effects_health_and_events(s: &dyn Store) {
         }),
         drop_credentials: true,
         at: ts(9400),
+        only_if_failing: false,
+        only_if_connected: false,
     };
     let after = s
         .update_connection(c.id, co.id, conn.id, &revoked, &Effects::none())

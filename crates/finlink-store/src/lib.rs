@@ -85,6 +85,10 @@ pub struct ConnectionWrite {
     /// Deletes the connection's credentials (a rejected grant's retention window ran out).
     pub drop_credentials: bool,
     pub at: Timestamp,
+    /// Applies only while a refresh failure cycle is open (new credentials close it).
+    pub only_if_failing: bool,
+    /// Applies only while the connection is `Linked` or `Deauthorized` (not after an unlink).
+    pub only_if_connected: bool,
 }
 
 /// Which events to list.

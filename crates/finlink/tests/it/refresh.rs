@@ -155,14 +155,23 @@ async fn merge_single_flight_and_classification() {
         "{out:?}"
     );
 
-    // 3. ten concurrent refreshes of one connection: one token request
+    // 3. ten concurrent refreshes of the credentials they all judged stale: one token request
+    // (each caller names the version it saw, as the credentials endpoint, the proxy and the jobs
+    // do; a caller that starts after the refresh finished then uses its result)
     let before = prov.requests.load(Ordering::SeqCst);
+    let seen = app
+        .store
+        .get_credentials(client.id, conn.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .version;
     let gate = prov.gate.lock().await;
     let mut tasks = Vec::new();
     for _ in 0..10 {
         let app = app.clone();
         tasks.push(tokio::spawn(async move {
-            app.refresh_now(&Actor::Cli, client.id, company.id, conn.id)
+            app.refresh_seen(&Actor::Cli, client.id, company.id, conn.id, Some(seen))
                 .await
         }));
     }
