@@ -1812,6 +1812,23 @@ impl Store for SqliteStore {
     ) -> Result<Vec<Job>> {
         let owner = owner.to_owned();
         let (now, until) = (now.as_millis(), lease_until.as_millis());
+        // A read first (partial indexes, no lock): an idle worker polling finds nothing due
+        // without taking the database's one writer lock from the processes that are writing.
+        let any_due: bool = self
+            .pool
+            .read(move |db| {
+                db.prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM jobs WHERE state = 'queued' AND run_at <= ?1) \
+                     OR EXISTS (SELECT 1 FROM jobs WHERE state = 'running' AND lease_expires <= ?1)",
+                )
+                .map_err(db_error)?
+                .query_row(params![now], |r| r.get(0))
+                .map_err(db_error)
+            })
+            .await?;
+        if !any_due {
+            return Ok(Vec::new());
+        }
         // One write transaction (BEGIN IMMEDIATE): candidates, the concurrency-key check and
         // the claims are atomic against every other process.
         self.pool
