@@ -2,10 +2,9 @@
 
 ``finlink serve --no-workers`` serves the API and the built-in sandbox OAuth server, whose
 refresh tokens rotate with zero grace (reusing a rotated-away refresh token revokes the whole
-grant) and whose access tokens live 290 s: less than the proactive-refresh margin, so every
-refreshed token is due again at once and the workers refresh the same connections over and over
-(a storm), and less than the credentials endpoint's 5-minute freshness margin, so every
-credentials read refreshes.
+grant) and whose access tokens live 2 s: a token that short is refreshed at half its life, so
+the workers refresh the same connections about every second (a storm), and every credentials
+read refreshes (the credentials endpoint refreshes tokens that expire within 5 minutes).
 
 ``CONNECTIONS`` connections are migrated with expired tokens; separate ``finlink worker``
 processes (5 s job leases) run the storm while, in several rounds, one of them is SIGKILLed at a
@@ -50,9 +49,9 @@ from conftest import FINLINK_BIN, FinlinkEnv, FinlinkError, FinlinkServer, Serve
 CONNECTIONS = 40
 KILL_ROUNDS = 4
 STARTING_WORKERS = 2
-# Below the 600 s proactive-refresh margin (every refreshed token is due again at once) and the
+# Refreshed by the workers at half its life (about every second per connection), and below the
 # credentials endpoint's 300 s freshness margin (every read refreshes).
-ACCESS_TOKEN_TTL_SECS = "290"
+ACCESS_TOKEN_TTL_SECS = "2"
 STORM_TAIL_S = 4.0
 WORKER_SETTINGS = {
     "FINLINK_WORKERS__LEASE_SECS": "5",
