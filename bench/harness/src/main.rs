@@ -4,8 +4,11 @@
 //! thread), the baseline finlink's read figures are compared with.
 //! `token-baseline`, `refresh-seed`, `refresh-storm`, `sched`: the refresh benchmark
 //! (`bench/refresh.sh`, see `refresh.rs`).
+//! `webhook-baseline`, `webhook-run`: the webhook benchmark (`bench/webhooks.sh`, see
+//! `webhooks.rs`).
 
 mod refresh;
+mod webhooks;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -79,6 +82,29 @@ enum Cmd {
         #[arg(long, default_value_t = 64)]
         limit: u32,
     },
+    /// A local webhook receiver alone, hit with N signed POSTs through finlink's webhook sender
+    /// at each concurrency; prints requests/s.
+    WebhookBaseline {
+        #[arg(long)]
+        requests: usize,
+        /// Comma-separated requests in flight, one measurement each.
+        #[arg(long, value_delimiter = ',', default_value = "16,64")]
+        concurrency: Vec<usize>,
+    },
+    /// finlink (API, workers) delivering N company.created events to a local receiver while
+    /// they are made; prints deliveries/s and the latency from the commit to the receipt.
+    WebhookRun {
+        #[arg(long)]
+        events: usize,
+        /// create_company calls in flight.
+        #[arg(long, default_value_t = 32)]
+        in_flight: usize,
+        /// Events per second (paced); as fast as possible when not given.
+        #[arg(long)]
+        rate: Option<f64>,
+        #[arg(long, default_value_t = 600)]
+        timeout_secs: u64,
+    },
 }
 
 #[tokio::main]
@@ -103,6 +129,16 @@ async fn main() -> anyhow::Result<()> {
             calls,
             limit,
         } => refresh::sched(&sizes, calls, limit).await,
+        Cmd::WebhookBaseline {
+            requests,
+            concurrency,
+        } => webhooks::webhook_baseline(requests, &concurrency).await,
+        Cmd::WebhookRun {
+            events,
+            in_flight,
+            rate,
+            timeout_secs,
+        } => webhooks::webhook_run(events, in_flight, rate, timeout_secs).await,
     }
 }
 

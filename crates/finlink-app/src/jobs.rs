@@ -206,6 +206,7 @@ pub async fn run_workers(
 ) {
     let owner = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
     let slots = Arc::new(Semaphore::new(settings.concurrency.max(1)));
+    let finished = Arc::new(tokio::sync::Notify::new());
     tracing::info!(owner = %owner, concurrency = settings.concurrency, "workers started");
     let mut next_prune = app.clock.now();
     loop {
@@ -246,8 +247,11 @@ pub async fn run_workers(
             }
         };
         if jobs.is_empty() {
+            // Nothing claimable: wait for a new job, for a running one to finish (its key may be
+            // holding others back), or for the poll interval.
             tokio::select! {
                 _ = app.store.wait_for_jobs(settings.idle_poll) => {}
+                _ = finished.notified() => {}
                 _ = stop.changed() => {}
             }
             continue;
@@ -258,9 +262,11 @@ pub async fn run_workers(
             };
             let app = app.clone();
             let lease = settings.lease_secs;
+            let finished = Arc::clone(&finished);
             tokio::spawn(async move {
                 app.run_claimed(job, lease).await;
                 drop(permit);
+                finished.notify_one();
             });
         }
     }

@@ -193,7 +193,7 @@ impl PostgresStore {
     ) -> Result<()> {
         tx.commit().await.map_err(db_error)?;
         if !effects.jobs.is_empty() {
-            self.jobs_ready.notify_waiters();
+            self.jobs_ready.notify_one();
         }
         Ok(())
     }

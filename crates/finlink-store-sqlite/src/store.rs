@@ -88,7 +88,7 @@ impl SqliteStore {
             })
             .await?;
         if wake {
-            self.jobs_ready.notify_waiters();
+            self.jobs_ready.notify_one();
         }
         Ok(out)
     }
@@ -1350,7 +1350,7 @@ impl Store for SqliteStore {
         let j = job.clone();
         let added = self.pool.write(move |tx| enqueue_job_tx(tx, &j)).await?;
         if added {
-            self.jobs_ready.notify_waiters();
+            self.jobs_ready.notify_one();
         }
         Ok(added)
     }
