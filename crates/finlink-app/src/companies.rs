@@ -56,14 +56,12 @@ impl App {
             consumer_id: None,
             connections: Vec::new(),
         };
-        let effects = finlink_store::Effects {
-            events: vec![
-                self.company_event(finlink_domain::event::types::COMPANY_CREATED, &company),
-            ],
-            jobs: Vec::new(),
-            deliveries: Vec::new(),
-        };
-        let effects = self.with_deliveries(effects, Some(&company.tags)).await?;
+        let effects = self
+            .raise(
+                vec![self.company_event(finlink_domain::event::types::COMPANY_CREATED, &company)],
+                Some(&company.tags),
+            )
+            .await?;
         self.store.insert_company(&company, &effects).await?;
         tracing::info!(company_id = %company.id, "company created");
         Ok(company)
@@ -133,14 +131,12 @@ impl App {
     /// Deletes a company and its connections.
     pub async fn delete_company(&self, client: ClientId, id: CompanyId) -> Result<()> {
         let company = self.get_company(client, id).await?;
-        let effects = finlink_store::Effects {
-            events: vec![
-                self.company_event(finlink_domain::event::types::COMPANY_DELETED, &company),
-            ],
-            jobs: Vec::new(),
-            deliveries: Vec::new(),
-        };
-        let effects = self.with_deliveries(effects, Some(&company.tags)).await?;
+        let effects = self
+            .raise(
+                vec![self.company_event(finlink_domain::event::types::COMPANY_DELETED, &company)],
+                Some(&company.tags),
+            )
+            .await?;
         if self.store.delete_company(client, id, &effects).await? {
             tracing::info!(company_id = %id, "company deleted");
             Ok(())

@@ -48,17 +48,15 @@ impl App {
             refresh: Default::default(),
         };
         let company_row = self.get_company(client, company).await?;
-        let effects = finlink_store::Effects {
-            events: vec![self.connection_event(
-                finlink_domain::event::types::CONNECTION_CREATED,
-                &company_row,
-                &connection,
-            )],
-            jobs: Vec::new(),
-            deliveries: Vec::new(),
-        };
         let effects = self
-            .with_deliveries(effects, Some(&company_row.tags))
+            .raise(
+                vec![self.connection_event(
+                    finlink_domain::event::types::CONNECTION_CREATED,
+                    &company_row,
+                    &connection,
+                )],
+                Some(&company_row.tags),
+            )
             .await?;
         match self.store.insert_connection(&connection, &effects).await? {
             ConnectionInsert::Inserted => {
@@ -134,16 +132,14 @@ impl App {
                 let mut after = current.clone();
                 after.status = status;
                 after.modified = now;
-                let effects = finlink_store::Effects {
-                    events: crate::events::status_event(current.status, status)
-                        .map(|t| self.connection_event(t, &company_row, &after))
-                        .into_iter()
-                        .collect(),
-                    jobs: Vec::new(),
-                    deliveries: Vec::new(),
-                };
                 let effects = self
-                    .with_deliveries(effects, Some(&company_row.tags))
+                    .raise(
+                        crate::events::status_event(current.status, status)
+                            .map(|t| self.connection_event(t, &company_row, &after))
+                            .into_iter()
+                            .collect(),
+                        Some(&company_row.tags),
+                    )
                     .await?;
                 self.store
                     .set_connection_status(client, company, id, status, now, &effects)
@@ -172,17 +168,15 @@ impl App {
                 message: format!("Data connection {id} not found for company {company}."),
             });
         };
-        let effects = finlink_store::Effects {
-            events: vec![self.connection_event(
-                finlink_domain::event::types::CONNECTION_DELETED,
-                &company_row,
-                conn,
-            )],
-            jobs: Vec::new(),
-            deliveries: Vec::new(),
-        };
         let effects = self
-            .with_deliveries(effects, Some(&company_row.tags))
+            .raise(
+                vec![self.connection_event(
+                    finlink_domain::event::types::CONNECTION_DELETED,
+                    &company_row,
+                    conn,
+                )],
+                Some(&company_row.tags),
+            )
             .await?;
         if self
             .store

@@ -425,13 +425,11 @@ impl App {
         };
         after.modified = now;
         let company_row = self.get_company(client, company).await?;
-        let effects = Effects {
-            events: vec![self.vault_event(types::TOKEN_REFRESH_FAILED, &company_row, &after)],
-            jobs: Vec::new(),
-            deliveries: Vec::new(),
-        };
         let effects = self
-            .with_deliveries(effects, Some(&company_row.tags))
+            .raise(
+                vec![self.vault_event(types::TOKEN_REFRESH_FAILED, &company_row, &after)],
+                Some(&company_row.tags),
+            )
             .await?;
         let write = ConnectionWrite {
             status: None,

@@ -284,17 +284,15 @@ impl App {
                     )));
                 }
                 let company_row = self.get_company(client, company).await?;
-                let effects = finlink_store::Effects {
-                    events: vec![self.connection_event(
-                        finlink_domain::event::types::CONNECTION_DELETED,
-                        &company_row,
-                        other,
-                    )],
-                    jobs: Vec::new(),
-                    deliveries: Vec::new(),
-                };
                 let effects = self
-                    .with_deliveries(effects, Some(&company_row.tags))
+                    .raise(
+                        vec![self.connection_event(
+                            finlink_domain::event::types::CONNECTION_DELETED,
+                            &company_row,
+                            other,
+                        )],
+                        Some(&company_row.tags),
+                    )
                     .await?;
                 self.store
                     .delete_connection(client, company, other.id, &effects)

@@ -159,14 +159,12 @@ impl App {
             consumer_id: Some(consumer_id.to_owned()),
             connections: Vec::new(),
         };
-        let effects = finlink_store::Effects {
-            events: vec![
-                self.company_event(finlink_domain::event::types::COMPANY_CREATED, &company),
-            ],
-            jobs: Vec::new(),
-            deliveries: Vec::new(),
-        };
-        let effects = self.with_deliveries(effects, Some(&company.tags)).await?;
+        let effects = self
+            .raise(
+                vec![self.company_event(finlink_domain::event::types::COMPANY_CREATED, &company)],
+                Some(&company.tags),
+            )
+            .await?;
         match self.store.insert_company(&company, &effects).await {
             Ok(()) => Ok(company),
             // Another request created it first (the consumer id is unique per client).

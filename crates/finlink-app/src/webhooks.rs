@@ -381,6 +381,16 @@ impl App {
         effects.deliveries.push(d);
     }
 
+    /// The effects of raising `events` about a company with `tags`: the events and, for every
+    /// consumer that wants one, its delivery and job (all written with the change).
+    pub(crate) async fn raise(
+        &self,
+        events: Vec<Event>,
+        tags: Option<&BTreeMap<String, String>>,
+    ) -> Result<Effects> {
+        self.with_deliveries(Effects::events(events), tags).await
+    }
+
     /// Adds a delivery (and its job) for every consumer that wants each event of `effects`.
     pub(crate) async fn with_deliveries(
         &self,
@@ -401,6 +411,14 @@ impl App {
             }
         }
         Ok(effects)
+    }
+
+    /// Records a delivery as failed for good (no further attempt).
+    async fn give_up(&self, mut d: Delivery) -> Result<JobOutcome> {
+        d.state = DeliveryState::Failed;
+        d.next_attempt_at = None;
+        self.store.update_delivery(&d).await?;
+        Ok(JobOutcome::Done)
     }
 
     /// The body a receiver gets: Codat's envelope, or Apideck's for `vault.*` events.
@@ -449,11 +467,8 @@ impl App {
         let now = self.clock.now();
         let consumer = self.store.get_consumer(client, d.consumer_id).await?;
         let Some(consumer) = consumer.filter(|c| !c.disabled) else {
-            d.state = DeliveryState::Failed;
-            d.next_attempt_at = None;
             d.response_body = Some(String::from("not sent: the consumer is disabled"));
-            self.store.update_delivery(&d).await?;
-            return Ok(JobOutcome::Done);
+            return self.give_up(d).await;
         };
         let Some(event) = self.store.get_event(client, d.event_id).await? else {
             return Ok(JobOutcome::Done);
@@ -550,10 +565,7 @@ impl App {
             self.store
                 .disable_consumer(client, consumer.id, reason, now, &effects)
                 .await?;
-            d.state = DeliveryState::Failed;
-            d.next_attempt_at = None;
-            self.store.update_delivery(&d).await?;
-            return Ok(JobOutcome::Done);
+            return self.give_up(d).await;
         }
         let delay = usize::try_from(attempts.max(1) - 1)
             .ok()
@@ -570,12 +582,7 @@ impl App {
                     format!("attempt {} failed ({:?})", d.attempts, d.response_status),
                 ))
             }
-            None => {
-                d.state = DeliveryState::Failed;
-                d.next_attempt_at = None;
-                self.store.update_delivery(&d).await?;
-                Ok(JobOutcome::Done)
-            }
+            None => self.give_up(d).await,
         }
     }
 }

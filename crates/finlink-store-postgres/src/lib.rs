@@ -199,6 +199,29 @@ impl PostgresStore {
     }
 }
 
+/// Locks the client row (so concurrent inserts for one client cannot both pass a limit) and
+/// counts its rows in `table` (a fixed table name, never input).
+async fn count_for_client_locked(
+    tx: &mut sqlx::PgConnection,
+    table: &str,
+    client: &str,
+) -> Result<i64> {
+    sqlx::query("SELECT 1 FROM clients WHERE id = $1 FOR UPDATE")
+        .bind(client)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_error)?;
+    sqlx::query(&format!(
+        "SELECT COUNT(*) FROM {table} WHERE client_id = $1"
+    ))
+    .bind(client)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(db_error)?
+    .try_get(0)
+    .map_err(db_error)
+}
+
 async fn enqueue_job_on<'e>(ex: impl sqlx::PgExecutor<'e>, job: &NewJob) -> Result<bool> {
     let n = sqlx::query(
         "INSERT INTO jobs (id, kind, payload, run_at, attempts, max_attempts, state, fence, \
@@ -614,19 +637,7 @@ impl Store for PostgresStore {
     async fn insert_api_key(&self, key: &ApiKey, max_per_client: u32) -> Result<ApiKeyInsert> {
         let r = ApiKeyRow::from_domain(key);
         let mut tx = self.pool.begin().await.map_err(db_error)?;
-        // Lock the client so two concurrent inserts cannot both pass the count.
-        sqlx::query("SELECT 1 FROM clients WHERE id = $1 FOR UPDATE")
-            .bind(&r.client_id)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        let n: i64 = sqlx::query("SELECT COUNT(*) FROM api_keys WHERE client_id = $1")
-            .bind(&r.client_id)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db_error)?
-            .try_get(0)
-            .map_err(db_error)?;
+        let n = count_for_client_locked(&mut tx, "api_keys", &r.client_id).await?;
         if n >= i64::from(max_per_client) {
             return Ok(ApiKeyInsert::LimitReached);
         }
@@ -1484,19 +1495,7 @@ impl Store for PostgresStore {
     ) -> Result<bool> {
         let r = ConsumerRow::from_domain(consumer);
         let mut tx = self.pool.begin().await.map_err(db_error)?;
-        // Serialises concurrent creations for one client, so the limit holds.
-        sqlx::query("SELECT 1 FROM clients WHERE id = $1 FOR UPDATE")
-            .bind(&r.client_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        let n: i64 = sqlx::query("SELECT COUNT(*) FROM webhook_consumers WHERE client_id = $1")
-            .bind(&r.client_id)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db_error)?
-            .try_get(0)
-            .map_err(db_error)?;
+        let n = count_for_client_locked(&mut tx, "webhook_consumers", &r.client_id).await?;
         if usize::try_from(n).unwrap_or(usize::MAX) >= max {
             return Ok(false);
         }

@@ -81,6 +81,14 @@ pub struct WebhookSecret {
     pub secret: String,
 }
 
+impl From<&finlink_vault::SecretString> for WebhookSecret {
+    fn from(s: &finlink_vault::SecretString) -> Self {
+        Self {
+            secret: s.expose().clone(),
+        }
+    }
+}
+
 /// One event's delivery to the consumer, with its latest attempt.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -243,9 +251,7 @@ pub async fn secret(
         .app
         .webhook_secret(caller.client(), consumer_id(&id)?)
         .await?;
-    Ok(Json(WebhookSecret {
-        secret: secret.expose().clone(),
-    }))
+    Ok(Json(WebhookSecret::from(&secret)))
 }
 
 /// Rotate the signing secret
@@ -265,9 +271,7 @@ pub async fn rotate(
         .app
         .rotate_webhook_secret(caller.client(), consumer_id(&id)?)
         .await?;
-    Ok(Json(WebhookSecret {
-        secret: secret.expose().clone(),
-    }))
+    Ok(Json(WebhookSecret::from(&secret)))
 }
 
 /// List deliveries
