@@ -379,7 +379,7 @@ pub async fn sched(sizes: &[u64], calls: usize, limit: u32) -> anyhow::Result<()
             let now = clock.now();
             let t = Stopwatch::start();
             let jobs = store
-                .claim_jobs("bench-sched", now, now.plus_seconds(60), limit)
+                .claim_jobs("bench-sched", now, now.plus_seconds(60), limit, 1)
                 .await
                 .map_err(domain)?;
             let took = t.seconds();

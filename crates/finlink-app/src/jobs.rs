@@ -7,7 +7,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use finlink_domain::job::{Job, NewJob};
+use finlink_domain::job::{Job, JobRecord, JobResult, NewJob};
+use finlink_domain::webhook::Delivery;
 use finlink_domain::{Error, Result, Timestamp};
 use rand::Rng;
 use tokio::sync::{Semaphore, watch};
@@ -39,6 +40,35 @@ impl Default for WorkerSettings {
 /// outcome and for idempotency keys to dedupe late duplicates).
 const PRUNE_EVERY_SECS: i64 = 600;
 const KEEP_FINISHED_SECS: i64 = 86_400;
+
+/// Jobs a claim takes per concurrency key: a key's backlog (a webhook lane's deliveries) runs
+/// in order on one worker with one claim and a few writes, not a claim and two writes per job.
+pub const JOBS_PER_KEY: u32 = 32;
+
+/// The least time between two claims of a worker loop (see `run_workers`).
+const MIN_CLAIM_GAP: Duration = Duration::from_millis(2);
+
+/// How long a running group's finished jobs may wait to be recorded together.
+const RECORD_EVERY: Duration = Duration::from_millis(100);
+
+/// Splits a claim into its groups: consecutive jobs with the same concurrency key (the store
+/// answers a key's jobs together, in run order); a job without a key is a group of its own.
+fn groups(jobs: Vec<Job>) -> Vec<Vec<Job>> {
+    let mut out: Vec<Vec<Job>> = Vec::new();
+    for job in jobs {
+        match out.last_mut() {
+            Some(g)
+                if job.concurrency_key.is_some()
+                    && g.first()
+                        .is_some_and(|f| f.concurrency_key == job.concurrency_key) =>
+            {
+                g.push(job)
+            }
+            _ => out.push(vec![job]),
+        }
+    }
+    out
+}
 
 /// What running a job came to.
 #[derive(Debug)]
@@ -78,39 +108,54 @@ impl App {
         }
     }
 
-    /// Claims up to `limit` due jobs for `owner` and runs them to completion, at once. Returns
-    /// how many ran. Workers call this in a loop; tests call it after moving their clock.
+    /// Claims up to `limit` groups of due jobs for `owner` and runs them to completion, the
+    /// groups at once. Returns how many jobs ran. Tests call this after moving their clock.
     pub async fn run_due_jobs(&self, owner: &str, limit: u32, lease_secs: i64) -> Result<usize> {
         let now = self.clock.now();
         let jobs = self
             .store
-            .claim_jobs(owner, now, now.plus_seconds(lease_secs), limit)
+            .claim_jobs(
+                owner,
+                now,
+                now.plus_seconds(lease_secs),
+                limit,
+                JOBS_PER_KEY,
+            )
             .await?;
         let n = jobs.len();
-        let runs = jobs
+        let runs = groups(jobs)
             .into_iter()
-            .map(|job| self.run_claimed(job, lease_secs));
+            .map(|group| self.run_group(group, lease_secs));
         futures::future::join_all(runs).await;
         Ok(n)
     }
 
-    /// Runs one claimed job, heartbeating its lease, and records the outcome.
-    async fn run_claimed(&self, job: Job, lease_secs: i64) {
+    /// Runs a claimed group (one job, or a concurrency key's jobs in order), heartbeating the
+    /// leases of the jobs not yet recorded, and records the outcomes together: at the end, or
+    /// every [`RECORD_EVERY`] while a long group runs.
+    async fn run_group(&self, jobs: Vec<Job>, lease_secs: i64) {
+        let open: Arc<std::sync::Mutex<Vec<(uuid::Uuid, i64)>>> = Arc::new(std::sync::Mutex::new(
+            jobs.iter().map(|j| (j.id, j.fence)).collect(),
+        ));
         let heartbeat = {
             let app = self.clone();
-            let (id, fence) = (job.id, job.fence);
+            let open = Arc::clone(&open);
             tokio::spawn(async move {
                 let every = Duration::from_secs(u64::try_from(lease_secs / 3).unwrap_or(1).max(1));
                 loop {
                     tokio::time::sleep(every).await;
                     let until = app.clock.now().plus_seconds(lease_secs);
-                    match app.store.heartbeat_job(id, fence, until).await {
-                        Ok(true) => {}
-                        Ok(false) => {
-                            tracing::warn!(job_id = %id, "job: lease lost to another worker");
-                            break;
+                    let ids = open.lock().map(|v| v.clone()).unwrap_or_default();
+                    for (id, fence) in ids {
+                        match app.store.heartbeat_job(id, fence, until).await {
+                            Ok(true) => {}
+                            Ok(false) => {
+                                tracing::warn!(job_id = %id, "job: lease lost to another worker")
+                            }
+                            Err(e) => {
+                                tracing::warn!(job_id = %id, error = %e, "job: heartbeat failed")
+                            }
                         }
-                        Err(e) => tracing::warn!(job_id = %id, error = %e, "job: heartbeat failed"),
                     }
                 }
             })
@@ -123,48 +168,95 @@ impl App {
                 self.0.abort();
             }
         }
-        let heartbeat = AbortOnDrop(heartbeat);
-        let watch = finlink_domain::clock::Stopwatch::start();
-        let result = self.dispatch(&job).await;
-        drop(heartbeat);
-        metrics::histogram!("finlink_job_seconds", "kind" => job.kind.clone())
-            .record(watch.seconds());
+        let _heartbeat = AbortOnDrop(heartbeat);
+        let mut cache = crate::webhooks::DeliveryCache::default();
+        if jobs.iter().any(|j| j.kind == crate::webhooks::DELIVER_JOB)
+            && let Err(e) = self.prefetch_deliveries(&jobs, &mut cache).await
+        {
+            tracing::warn!(error = %e, "jobs: prefetching deliveries failed; reading them one by one");
+        }
+        let mut records = Vec::new();
+        let mut since = finlink_domain::clock::Stopwatch::start();
+        for job in &jobs {
+            let watch = finlink_domain::clock::Stopwatch::start();
+            let result = self.dispatch(job, &mut cache).await;
+            metrics::histogram!("finlink_job_seconds", "kind" => job.kind.clone())
+                .record(watch.seconds());
+            if records.is_empty() {
+                since = finlink_domain::clock::Stopwatch::start();
+            }
+            records.push(self.record_of(job, result));
+            if since.seconds() >= RECORD_EVERY.as_secs_f64() {
+                self.record(&mut records, &open).await;
+            }
+        }
+        self.record(&mut records, &open).await;
+    }
+
+    /// What to record for a job's run.
+    fn record_of(&self, job: &Job, result: Result<(JobOutcome, Option<Delivery>)>) -> JobRecord {
         let now = self.clock.now();
-        let (outcome, recorded) = match result {
-            Ok(JobOutcome::Done) => ("done", self.store.finish_job(job.id, job.fence, now).await),
-            Ok(JobOutcome::RetryAt(at, why)) => {
-                let retry = (job.attempts < job.max_attempts).then_some(at);
-                let label = if retry.is_some() { "retry" } else { "dead" };
-                (
-                    label,
-                    self.store
-                        .fail_job(job.id, job.fence, &why, retry, now)
-                        .await,
-                )
+        let (label, result, delivery) = match result {
+            Ok((JobOutcome::Done, d)) => ("done", JobResult::Done, d),
+            Ok((JobOutcome::RetryAt(at, error), d)) => {
+                if job.attempts < job.max_attempts {
+                    ("retry", JobResult::Retry { at, error }, d)
+                } else {
+                    // Out of attempts: a delivery waiting for a retry has failed for good.
+                    let d = d.map(|mut d| {
+                        d.state = finlink_domain::webhook::DeliveryState::Failed;
+                        d.next_attempt_at = None;
+                        d
+                    });
+                    ("dead", JobResult::Dead { error }, d)
+                }
             }
             Err(e) => {
-                let retry = (job.attempts < job.max_attempts)
-                    .then(|| now.plus_seconds(backoff_secs(job.attempts)));
-                let label = if retry.is_some() { "error" } else { "dead" };
                 tracing::warn!(job_id = %job.id, kind = %job.kind, error = %e, "job failed");
-                (
-                    label,
-                    self.store
-                        .fail_job(job.id, job.fence, &e.to_string(), retry, now)
-                        .await,
-                )
+                let error = e.to_string();
+                if job.attempts < job.max_attempts {
+                    let at = now.plus_seconds(backoff_secs(job.attempts));
+                    ("error", JobResult::Retry { at, error }, None)
+                } else {
+                    ("dead", JobResult::Dead { error }, None)
+                }
             }
         };
-        metrics::counter!("finlink_jobs_total", "kind" => job.kind.clone(), "outcome" => outcome)
+        metrics::counter!("finlink_jobs_total", "kind" => job.kind.clone(), "outcome" => label)
             .increment(1);
-        match recorded {
-            Ok(true) => {}
-            Ok(false) => {
-                tracing::warn!(job_id = %job.id, "job: another worker took it over; its outcome here is not recorded")
+        JobRecord {
+            id: job.id,
+            fence: job.fence,
+            result,
+            at: now,
+            delivery,
+        }
+    }
+
+    /// Records `records` in one transaction and stops heartbeating them.
+    async fn record(
+        &self,
+        records: &mut Vec<JobRecord>,
+        open: &std::sync::Mutex<Vec<(uuid::Uuid, i64)>>,
+    ) {
+        if records.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(records);
+        match self.store.record_jobs(&batch).await {
+            Ok(applied) => {
+                for (r, ok) in batch.iter().zip(applied) {
+                    if !ok {
+                        tracing::warn!(job_id = %r.id, "job: another worker took it over; its outcome here is not recorded");
+                    }
+                }
             }
             Err(e) => {
-                tracing::error!(job_id = %job.id, error = %e, "job: cannot record the outcome; it runs again when its lease expires")
+                tracing::error!(error = %e, jobs = batch.len(), "job: cannot record the outcomes; the jobs run again when their leases expire")
             }
+        }
+        if let Ok(mut v) = open.lock() {
+            v.retain(|(id, _)| !batch.iter().any(|r| r.id == *id));
         }
     }
 
@@ -184,13 +276,21 @@ impl App {
         }
     }
 
-    async fn dispatch(&self, job: &Job) -> Result<JobOutcome> {
+    async fn dispatch(
+        &self,
+        job: &Job,
+        cache: &mut crate::webhooks::DeliveryCache,
+    ) -> Result<(JobOutcome, Option<Delivery>)> {
         let payload: serde_json::Value = serde_json::from_str(&job.payload)
             .map_err(|e| Error::internal(format!("job {} has a malformed payload: {e}", job.id)))?;
         match job.kind.as_str() {
-            crate::lifecycle::REFRESH_JOB => self.run_refresh_job(&payload, job.attempts).await,
-            crate::lifecycle::RETENTION_JOB => self.run_retention_job(&payload).await,
-            crate::webhooks::DELIVER_JOB => self.run_delivery_job(&payload, job.attempts).await,
+            crate::lifecycle::REFRESH_JOB => {
+                Ok((self.run_refresh_job(&payload, job.attempts).await?, None))
+            }
+            crate::lifecycle::RETENTION_JOB => Ok((self.run_retention_job(&payload).await?, None)),
+            crate::webhooks::DELIVER_JOB => {
+                self.run_delivery_job(&payload, job.attempts, cache).await
+            }
             other => Err(Error::internal(format!("unknown job kind '{other}'"))),
         }
     }
@@ -209,6 +309,7 @@ pub async fn run_workers(
     let finished = Arc::new(tokio::sync::Notify::new());
     tracing::info!(owner = %owner, concurrency = settings.concurrency, "workers started");
     let mut next_prune = app.clock.now();
+    let mut last_claim = finlink_domain::clock::Stopwatch::start();
     loop {
         if *stop.borrow() {
             break;
@@ -225,6 +326,13 @@ pub async fn run_workers(
             }
             continue;
         }
+        // Wake-ups come in bursts (every enqueue and every finished group sends one): claims
+        // that find nothing are spaced out so a burst does not become a burst of claims.
+        if let Some(wait) = MIN_CLAIM_GAP.checked_sub(Duration::from_secs_f64(last_claim.seconds()))
+        {
+            tokio::time::sleep(wait).await;
+        }
+        last_claim = finlink_domain::clock::Stopwatch::start();
         let now = app.clock.now();
         let claimed = app
             .store
@@ -233,6 +341,7 @@ pub async fn run_workers(
                 now,
                 now.plus_seconds(settings.lease_secs),
                 u32::try_from(free).unwrap_or(u32::MAX),
+                JOBS_PER_KEY,
             )
             .await;
         let jobs = match claimed {
@@ -246,17 +355,9 @@ pub async fn run_workers(
                 continue;
             }
         };
-        if jobs.is_empty() {
-            // Nothing claimable: wait for a new job, for a running one to finish (its key may be
-            // holding others back), or for the poll interval.
-            tokio::select! {
-                _ = app.store.wait_for_jobs(settings.idle_poll) => {}
-                _ = finished.notified() => {}
-                _ = stop.changed() => {}
-            }
-            continue;
-        }
-        for job in jobs {
+        let groups = groups(jobs);
+        let drained = groups.len() < free;
+        for group in groups {
             let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
                 break;
             };
@@ -264,10 +365,19 @@ pub async fn run_workers(
             let lease = settings.lease_secs;
             let finished = Arc::clone(&finished);
             tokio::spawn(async move {
-                app.run_claimed(job, lease).await;
+                app.run_group(group, lease).await;
                 drop(permit);
                 finished.notify_one();
             });
+        }
+        if drained {
+            // Everything claimable is taken: wait for a new job, for a running group to finish
+            // (its key may be holding others back), or for the poll interval.
+            tokio::select! {
+                _ = app.store.wait_for_jobs(settings.idle_poll) => {}
+                _ = finished.notified() => {}
+                _ = stop.changed() => {}
+            }
         }
     }
     let all = u32::try_from(settings.concurrency.max(1)).unwrap_or(u32::MAX);

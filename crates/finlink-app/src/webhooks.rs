@@ -413,12 +413,57 @@ impl App {
         Ok(effects)
     }
 
-    /// Records a delivery as failed for good (no further attempt).
-    async fn give_up(&self, mut d: Delivery) -> Result<JobOutcome> {
+    /// A delivery failed for good (no further attempt), to record with its job.
+    fn give_up(mut d: Delivery) -> Result<(JobOutcome, Option<Delivery>)> {
         d.state = DeliveryState::Failed;
         d.next_attempt_at = None;
-        self.store.update_delivery(&d).await?;
-        Ok(JobOutcome::Done)
+        Ok((JobOutcome::Done, Some(d)))
+    }
+
+    /// Reads the deliveries (with their events) of a claimed group's `deliver` jobs at once.
+    pub(crate) async fn prefetch_deliveries(
+        &self,
+        jobs: &[finlink_domain::job::Job],
+        cache: &mut DeliveryCache,
+    ) -> Result<()> {
+        let ids: Vec<uuid::Uuid> = jobs
+            .iter()
+            .filter(|j| j.kind == DELIVER_JOB)
+            .filter_map(|j| serde_json::from_str::<Value>(&j.payload).ok())
+            .filter_map(|p| p.get("delivery")?.as_str()?.parse().ok())
+            .collect();
+        for (d, e) in self.store.get_deliveries_with_events(&ids).await? {
+            cache.deliveries.insert(d.id, (d, e));
+        }
+        Ok(())
+    }
+
+    /// The consumer of a delivery with its sealed secrets, read once per group.
+    async fn cached_consumer<'c>(
+        &self,
+        cache: &'c mut DeliveryCache,
+        client: ClientId,
+        id: uuid::Uuid,
+    ) -> Result<Option<&'c mut CachedConsumer>> {
+        if let std::collections::hash_map::Entry::Vacant(slot) = cache.consumers.entry(id) {
+            let consumer = match self.store.get_consumer(client, id).await? {
+                Some(consumer) => {
+                    let secrets = self
+                        .store
+                        .get_consumer_secrets(client, id)
+                        .await?
+                        .ok_or_else(|| Error::internal("consumer without a secret"))?;
+                    Some(CachedConsumer {
+                        consumer,
+                        secrets,
+                        held_until: None,
+                    })
+                }
+                None => None,
+            };
+            slot.insert(consumer);
+        }
+        Ok(cache.consumers.get_mut(&id).and_then(Option::as_mut))
     }
 
     /// The body a receiver gets: Codat's envelope, or Apideck's for `vault.*` events.
@@ -445,13 +490,17 @@ impl App {
         body.to_string().into_bytes()
     }
 
-    /// The `deliver` job: signs and sends one event to one consumer, records the attempt, and
-    /// schedules the next one or gives up per the retry schedule.
+    /// The `deliver` job: signs and sends one event to one consumer, and answers the attempt
+    /// to record with the job and what comes next per the retry schedule. Within a claimed
+    /// group (a lane's deliveries, in event order), a failure holds the rest of the consumer's
+    /// deliveries back until its retry, so they stay in order and a sick receiver is not sent
+    /// the whole group.
     pub(crate) async fn run_delivery_job(
         &self,
         payload: &Value,
         attempts: i32,
-    ) -> Result<JobOutcome> {
+        cache: &mut DeliveryCache,
+    ) -> Result<(JobOutcome, Option<Delivery>)> {
         let field = |k: &str| {
             payload
                 .get(k)
@@ -461,34 +510,45 @@ impl App {
         let client = ClientId::parse(field("client")?)?;
         let id = uuid::Uuid::parse_str(field("delivery")?)
             .map_err(|e| Error::internal(format!("deliver job: {e}")))?;
-        let Some(mut d) = self.store.get_delivery(client, id).await? else {
-            return Ok(JobOutcome::Done);
+        let found = match cache.deliveries.remove(&id) {
+            Some(found) => Some(found),
+            None => self
+                .store
+                .get_deliveries_with_events(&[id])
+                .await?
+                .into_iter()
+                .next(),
+        };
+        let Some((mut d, event)) = found.filter(|(d, _)| d.client_id == client) else {
+            return Ok((JobOutcome::Done, None));
         };
         let now = self.clock.now();
-        let consumer = self.store.get_consumer(client, d.consumer_id).await?;
-        let Some(consumer) = consumer.filter(|c| !c.disabled) else {
+        let consumer = self.cached_consumer(cache, client, d.consumer_id).await?;
+        let Some(cached) = consumer.filter(|c| !c.consumer.disabled) else {
             d.response_body = Some(String::from("not sent: the consumer is disabled"));
-            return self.give_up(d).await;
+            return Self::give_up(d);
         };
-        let Some(event) = self.store.get_event(client, d.event_id).await? else {
-            return Ok(JobOutcome::Done);
+        let Some(event) = event else {
+            return Ok((JobOutcome::Done, None));
         };
-        let secrets = self
-            .store
-            .get_consumer_secrets(client, consumer.id)
-            .await?
-            .ok_or_else(|| Error::internal("consumer without a secret"))?;
+        if let Some(at) = cached.held_until {
+            d.state = DeliveryState::Pending;
+            d.next_attempt_at = Some(at);
+            let why = "held back: an earlier delivery in its lane failed";
+            return Ok((JobOutcome::RetryAt(at, why.into()), Some(d)));
+        }
+        let consumer = &cached.consumer;
         let body = Self::envelope(&event, d.attempts + 1);
         let msg_id = format!("msg_{}", event.id.simple());
         let ts = now.as_millis() / 1000;
         let mut signatures = Vec::new();
-        let mut all = vec![secrets.current.clone()];
-        if let Some((prev, until)) = &secrets.previous
+        let mut all = vec![&cached.secrets.current];
+        if let Some((prev, until)) = &cached.secrets.previous
             && *until > now
         {
-            all.push(prev.clone());
+            all.push(prev);
         }
-        for s in &all {
+        for s in all {
             let secret = self.open_secret(client, consumer.id, s)?;
             signatures.push(
                 sign(secret.expose(), &msg_id, ts, &body)
@@ -516,13 +576,13 @@ impl App {
         if ok {
             d.state = DeliveryState::Succeeded;
             d.next_attempt_at = None;
-            self.store.update_delivery(&d).await?;
             if consumer.failing_since.is_some() {
                 self.store
                     .note_consumer_success(client, consumer.id)
                     .await?;
+                cached.consumer.failing_since = None;
             }
-            return Ok(JobOutcome::Done);
+            return Ok((JobOutcome::Done, Some(d)));
         }
         // Targeted writes, not the whole consumer row: a PATCH from the client while this
         // attempt ran is not undone, and only one of several failing lanes disables it.
@@ -531,10 +591,13 @@ impl App {
             .note_consumer_failure(client, consumer.id, now)
             .await?
             .unwrap_or(now);
+        cached.consumer.failing_since = Some(since);
         let gone = sent.status == Some(410);
         let failing_too_long =
             now.as_millis() - since.as_millis() >= webhook::DISABLE_AFTER_SECS * 1000;
         if gone || failing_too_long {
+            let consumer = cached.consumer.clone();
+            cached.consumer.disabled = true;
             let reason = if gone { "gone" } else { "failing" };
             let e = Event {
                 id: uuid::Uuid::now_v7(),
@@ -565,7 +628,7 @@ impl App {
             self.store
                 .disable_consumer(client, consumer.id, reason, now, &effects)
                 .await?;
-            return self.give_up(d).await;
+            return Self::give_up(d);
         }
         let delay = usize::try_from(attempts.max(1) - 1)
             .ok()
@@ -576,13 +639,27 @@ impl App {
                 let at = now.plus_seconds(secs + jitter);
                 d.state = DeliveryState::Pending;
                 d.next_attempt_at = Some(at);
-                self.store.update_delivery(&d).await?;
-                Ok(JobOutcome::RetryAt(
-                    at,
-                    format!("attempt {} failed ({:?})", d.attempts, d.response_status),
-                ))
+                cached.held_until = Some(at);
+                let why = format!("attempt {} failed ({:?})", d.attempts, d.response_status);
+                Ok((JobOutcome::RetryAt(at, why), Some(d)))
             }
-            None => self.give_up(d).await,
+            None => Self::give_up(d),
         }
     }
+}
+
+/// What the `deliver` jobs of one claimed group share: their deliveries and events (read
+/// together), and each consumer with its sealed secrets (read once).
+#[derive(Default)]
+pub(crate) struct DeliveryCache {
+    deliveries: std::collections::HashMap<uuid::Uuid, (Delivery, Option<Event>)>,
+    /// None: the consumer is gone.
+    consumers: std::collections::HashMap<uuid::Uuid, Option<CachedConsumer>>,
+}
+
+pub(crate) struct CachedConsumer {
+    consumer: Consumer,
+    secrets: finlink_store::ConsumerSecrets,
+    /// A delivery of this group failed: the rest wait for its retry.
+    held_until: Option<Timestamp>,
 }

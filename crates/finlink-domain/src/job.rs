@@ -74,3 +74,29 @@ pub struct Job {
     pub created: Timestamp,
     pub updated: Timestamp,
 }
+
+/// How a claimed job's run ended, as recorded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JobResult {
+    Done,
+    /// Queued again at `at` (a failed attempt).
+    Retry {
+        at: Timestamp,
+        error: String,
+    },
+    /// No further attempt.
+    Dead {
+        error: String,
+    },
+}
+
+/// The outcome of one claimed job, recorded with the fencing token it was claimed with, and
+/// the delivery attempt it made (for `deliver` jobs), written in the same transaction.
+#[derive(Clone, Debug)]
+pub struct JobRecord {
+    pub id: uuid::Uuid,
+    pub fence: i64,
+    pub result: JobResult,
+    pub at: Timestamp,
+    pub delivery: Option<crate::webhook::Delivery>,
+}

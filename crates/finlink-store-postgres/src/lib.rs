@@ -13,7 +13,7 @@ use finlink_domain::connection::{Connection, ConnectionError, ConnectionStatus, 
 use finlink_domain::credentials::{AuditEntry, SealedCredentials};
 use finlink_domain::event::Event;
 use finlink_domain::ids::{ApiKeyId, ClientId, CompanyId, ConnectionId};
-use finlink_domain::job::{Job, NewJob};
+use finlink_domain::job::{Job, JobRecord, JobResult, NewJob};
 use finlink_domain::link::{IntegrationCredentials, LinkFlow};
 use finlink_domain::paging::Page;
 use finlink_domain::paging::PageRequest;
@@ -32,7 +32,7 @@ use finlink_store::rows::{
     INTEGRATION_CREDENTIAL_COLUMNS, IntegrationCredentialsRow, LINK_FLOW_COLUMNS, LinkFlowRow,
     errors_json,
 };
-use finlink_store::rows::{JOB_COLUMNS, JobRow, job_error};
+use finlink_store::rows::{JOB_COLUMNS, JobRow, job_error, prefixed};
 use finlink_store::sql::{self, Dialect, Param, SqlBuilder};
 use finlink_store::{ApiKeyInsert, ConnectionInsert, ListQuery, Store};
 use finlink_store::{ConnectionWrite, Effects, EventFilter};
@@ -52,6 +52,20 @@ pub struct PostgresStore {
     listener: std::sync::Arc<tokio::sync::Mutex<Option<sqlx::postgres::PgListener>>>,
     /// Woken when this process enqueues a job.
     jobs_ready: std::sync::Arc<tokio::sync::Notify>,
+    /// Coalesces the `NOTIFY`s that announce new jobs to other processes.
+    announcer: std::sync::Arc<Announcer>,
+}
+
+/// The `NOTIFY` that tells other processes' workers about new jobs is sent after the commit,
+/// not in the enqueueing transaction: PostgreSQL serialises the commits of notifying
+/// transactions on one lock (held across the WAL flush), which capped event-raising writes at
+/// about one commit per flush. One announcement at a time is in flight; requests made while it
+/// is sent are folded into the next one. A lost announcement (a crash right after the commit)
+/// only delays the job to the next poll.
+#[derive(Default)]
+struct Announcer {
+    sending: std::sync::atomic::AtomicBool,
+    again: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -122,6 +136,7 @@ impl PostgresStore {
             channel: format!("finlink_jobs_{}", schema.unwrap_or("public")),
             listener: std::sync::Arc::new(tokio::sync::Mutex::new(None)),
             jobs_ready: std::sync::Arc::default(),
+            announcer: std::sync::Arc::default(),
         })
     }
 
@@ -175,14 +190,42 @@ impl PostgresStore {
         for j in &effects.jobs {
             enqueue_job_on(&mut *tx, j).await?;
         }
-        if !effects.jobs.is_empty() {
-            sqlx::query("SELECT pg_notify($1, '')")
-                .bind(&self.channel)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
-        }
         Ok(())
+    }
+
+    /// Wakes this process's workers, and every other process's through `NOTIFY` (see
+    /// [`Announcer`]).
+    fn announce_jobs(&self) {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.jobs_ready.notify_one();
+        let a = &self.announcer;
+        a.again.store(true, SeqCst);
+        if a.sending.swap(true, SeqCst) {
+            return; // the sender in flight sends again
+        }
+        let (pool, channel, a) = (
+            self.pool.clone(),
+            self.channel.clone(),
+            std::sync::Arc::clone(&self.announcer),
+        );
+        tokio::spawn(async move {
+            loop {
+                while a.again.swap(false, SeqCst) {
+                    if let Err(e) = sqlx::query("SELECT pg_notify($1, '')")
+                        .bind(&channel)
+                        .execute(&pool)
+                        .await
+                    {
+                        tracing::warn!(error = %e, "jobs: NOTIFY failed; other processes find the jobs when they poll");
+                    }
+                }
+                a.sending.store(false, SeqCst);
+                // A request made after the last send but before `sending` was cleared.
+                if !a.again.load(SeqCst) || a.sending.swap(true, SeqCst) {
+                    return;
+                }
+            }
+        });
     }
 
     /// Commits and wakes this process's workers when jobs were written.
@@ -193,7 +236,7 @@ impl PostgresStore {
     ) -> Result<()> {
         tx.commit().await.map_err(db_error)?;
         if !effects.jobs.is_empty() {
-            self.jobs_ready.notify_one();
+            self.announce_jobs();
         }
         Ok(())
     }
@@ -408,14 +451,19 @@ const COUNT_ADD: &str = "INSERT INTO company_counts (client_id, shard, n) \
 const COMPANY_FIELDS: usize = 11;
 
 fn event_row(r: &PgRow) -> Result<EventRow> {
+    event_row_at(r, 0)
+}
+
+/// An event whose columns start at `o`.
+fn event_row_at(r: &PgRow, o: usize) -> Result<EventRow> {
     Ok(EventRow {
-        id: get(r, 0)?,
-        client_id: get(r, 1)?,
-        event_type: get(r, 2)?,
-        company_id: get(r, 3)?,
-        connection_id: get(r, 4)?,
-        payload: get(r, 5)?,
-        occurred_at: get(r, 6)?,
+        id: get(r, o)?,
+        client_id: get(r, o + 1)?,
+        event_type: get(r, o + 2)?,
+        company_id: get(r, o + 3)?,
+        connection_id: get(r, o + 4)?,
+        payload: get(r, o + 5)?,
+        occurred_at: get(r, o + 6)?,
     })
 }
 
@@ -1456,21 +1504,10 @@ impl Store for PostgresStore {
     }
 
     async fn enqueue_job(&self, job: &NewJob) -> Result<bool> {
-        let effects = Effects {
-            events: Vec::new(),
-            jobs: vec![job.clone()],
-            deliveries: Vec::new(),
-        };
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
-        let added = enqueue_job_on(&mut *tx, job).await?;
+        let added = enqueue_job_on(&self.pool, job).await?;
         if added {
-            sqlx::query("SELECT pg_notify($1, '')")
-                .bind(&self.channel)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
+            self.announce_jobs();
         }
-        self.commit_with(tx, &effects).await?;
         Ok(added)
     }
 
@@ -1761,24 +1798,31 @@ impl Store for PostgresStore {
         Ok(n == 1)
     }
 
-    async fn update_delivery(&self, delivery: &Delivery) -> Result<()> {
-        let r = DeliveryRow::from_domain(delivery);
-        sqlx::query(
-            "UPDATE webhook_deliveries SET state = $2, attempts = $3, last_attempt_at = $4, response_status = $5, \
-             duration_ms = $6, response_body = $7, next_attempt_at = $8 WHERE id = $1",
-        )
-        .bind(&r.id)
-        .bind(&r.state)
-        .bind(r.attempts)
-        .bind(r.last_attempt_at)
-        .bind(r.response_status)
-        .bind(r.duration_ms)
-        .bind(&r.response_body)
-        .bind(r.next_attempt_at)
-        .execute(&self.pool)
+    async fn get_deliveries_with_events(
+        &self,
+        ids: &[uuid::Uuid],
+    ) -> Result<Vec<(Delivery, Option<Event>)>> {
+        let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        let rows = sqlx::query(&format!(
+            "SELECT {}, {} FROM webhook_deliveries d LEFT JOIN events e \
+             ON e.id = d.event_id AND e.client_id = d.client_id WHERE d.id = ANY($1)",
+            prefixed("d", DELIVERY_COLUMNS),
+            prefixed("e", EVENT_COLUMNS)
+        ))
+        .bind(&ids)
+        .fetch_all(&self.pool)
         .await
         .map_err(db_error)?;
-        Ok(())
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let event_id: Option<String> = get(r, 14)?;
+            let event = match event_id {
+                Some(_) => Some(event_row_at(r, 14)?.into_domain()?),
+                None => None,
+            };
+            out.push((delivery_row(r)?.into_domain()?, event));
+        }
+        Ok(out)
     }
 
     async fn get_delivery(&self, client: ClientId, id: uuid::Uuid) -> Result<Option<Delivery>> {
@@ -1938,6 +1982,7 @@ impl Store for PostgresStore {
         now: Timestamp,
         lease_until: Timestamp,
         limit: u32,
+        per_key: u32,
     ) -> Result<Vec<Job>> {
         let (now, until) = (now.as_millis(), lease_until.as_millis());
         let mut tx = self.pool.begin().await.map_err(db_error)?;
@@ -1957,69 +2002,117 @@ impl Store for PostgresStore {
             "SELECT id, concurrency_key, run_at FROM jobs WHERE state = 'running' \
              AND lease_expires <= $1 ORDER BY lease_expires LIMIT $2 FOR UPDATE SKIP LOCKED",
         ] {
-            candidates.extend(
-                sqlx::query(sql)
-                    .bind(now)
-                    .bind(i64::from(limit) * 4)
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(db_error)?,
-            );
-        }
-        let mut order = Vec::with_capacity(candidates.len());
-        for row in &candidates {
-            order.push(get::<i64>(row, 2)?);
-        }
-        let mut idx: Vec<usize> = (0..candidates.len()).collect();
-        idx.sort_by_key(|&i| order[i]); // stable: ties keep each query's id order
-        let candidates: Vec<_> = idx.into_iter().map(|i| &candidates[i]).collect();
-        let mut taken_keys: Vec<String> = Vec::new();
-        let mut claimed = Vec::new();
-        for row in candidates {
-            if claimed.len() >= limit as usize {
-                break;
-            }
-            let id: String = get(row, 0)?;
-            let key: Option<String> = get(row, 1)?;
-            if let Some(k) = &key {
-                if taken_keys.contains(k) {
-                    continue;
-                }
-                // Serialises claims per key across workers for the rest of the transaction.
-                sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))")
-                    .bind(k)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_error)?;
-                let busy: bool = sqlx::query_scalar(
-                    "SELECT EXISTS (SELECT 1 FROM jobs WHERE concurrency_key = $1 AND state = 'running' \
-                     AND lease_expires > $2 AND id <> $3)",
-                )
-                .bind(k)
+            for row in sqlx::query(sql)
                 .bind(now)
-                .bind(&id)
-                .fetch_one(&mut *tx)
+                .bind(i64::from(limit) * 4)
+                .fetch_all(&mut *tx)
                 .await
-                .map_err(db_error)?;
-                if busy {
-                    continue;
-                }
-                taken_keys.push(k.clone());
+                .map_err(db_error)?
+            {
+                let (id, key, run_at): (String, Option<String>, i64) =
+                    (get(&row, 0)?, get(&row, 1)?, get(&row, 2)?);
+                candidates.push((run_at, id, key));
             }
-            let r = sqlx::query(&format!(
-                "UPDATE jobs SET state = 'running', lease_owner = $2, lease_expires = $3, fence = fence + 1, \
-                 attempts = attempts + 1, updated = $4 WHERE id = $1 RETURNING {JOB_COLUMNS}"
-            ))
-            .bind(&id)
+        }
+        candidates.sort_by_key(|c| c.0); // stable: ties keep each query's id order
+        // A group's head: the first candidate of each key (and every job without one).
+        let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
+        let heads: Vec<&(i64, String, Option<String>)> = candidates
+            .iter()
+            .filter(|(_, _, k)| k.as_deref().is_none_or(|k| seen.insert(k)))
+            .collect();
+        let keys: Vec<String> = heads.iter().filter_map(|h| h.2.clone()).collect();
+        let mut free: std::collections::HashSet<String> = std::collections::HashSet::new();
+        if !keys.is_empty() {
+            // Claims of a key are serialised across workers for the rest of this transaction;
+            // a key another worker is claiming right now is skipped, not waited for.
+            let locked: Vec<String> = sqlx::query_scalar(
+                "SELECT k FROM unnest($1::text[]) AS k WHERE pg_try_advisory_xact_lock(hashtextextended(k, 7))",
+            )
+            .bind(&keys)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_error)?;
+            let head_ids: Vec<&str> = heads.iter().map(|h| h.1.as_str()).collect();
+            let busy: Vec<String> = sqlx::query_scalar(
+                "SELECT DISTINCT concurrency_key FROM jobs WHERE concurrency_key = ANY($1) \
+                 AND state = 'running' AND lease_expires > $2 AND NOT (id = ANY($3))",
+            )
+            .bind(&locked)
+            .bind(now)
+            .bind(&head_ids)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_error)?;
+            free = locked.into_iter().filter(|k| !busy.contains(k)).collect();
+        }
+        let chosen: Vec<&(i64, String, Option<String>)> = heads
+            .into_iter()
+            .filter(|h| h.2.as_ref().is_none_or(|k| free.contains(k)))
+            .take(limit as usize)
+            .collect();
+        if chosen.is_empty() {
+            tx.commit().await.map_err(db_error)?;
+            return Ok(Vec::new());
+        }
+        let claim = format!(
+            "UPDATE jobs SET state = 'running', lease_owner = $2, lease_expires = $3, fence = fence + 1, \
+             attempts = attempts + 1, updated = $4 WHERE id = ANY($1) RETURNING {JOB_COLUMNS}"
+        );
+        let ids: Vec<&str> = chosen.iter().map(|h| h.1.as_str()).collect();
+        let mut claimed_heads = Vec::with_capacity(ids.len());
+        for r in sqlx::query(&claim)
+            .bind(&ids)
             .bind(owner)
             .bind(until)
             .bind(now)
-            .fetch_one(&mut *tx)
+            .fetch_all(&mut *tx)
             .await
-            .map_err(db_error)?;
-            claimed.push(job_row(&r)?.into_domain()?);
+            .map_err(db_error)?
+        {
+            claimed_heads.push(job_row(&r)?.into_domain()?);
+        }
+        // The keys' next due jobs come with their heads, for this owner to run in order.
+        let mut followers: std::collections::HashMap<String, Vec<Job>> =
+            std::collections::HashMap::new();
+        let group_keys: Vec<String> = chosen.iter().filter_map(|h| h.2.clone()).collect();
+        if per_key > 1 && !group_keys.is_empty() {
+            let sql = format!(
+                "UPDATE jobs SET state = 'running', lease_owner = $2, lease_expires = $3, fence = fence + 1, \
+                 attempts = attempts + 1, updated = $4 WHERE id IN (SELECT f.id FROM unnest($1::text[]) AS k(key) \
+                 CROSS JOIN LATERAL (SELECT id FROM jobs WHERE concurrency_key = k.key AND state = 'queued' \
+                 AND run_at <= $4 ORDER BY run_at, id LIMIT $5) f) RETURNING {JOB_COLUMNS}"
+            );
+            for r in sqlx::query(&sql)
+                .bind(&group_keys)
+                .bind(owner)
+                .bind(until)
+                .bind(now)
+                .bind(i64::from(per_key - 1))
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_error)?
+            {
+                let job = job_row(&r)?.into_domain()?;
+                if let Some(k) = job.concurrency_key.clone() {
+                    followers.entry(k).or_default().push(job);
+                }
+            }
         }
         tx.commit().await.map_err(db_error)?;
+        claimed_heads.sort_by_key(|j| (j.run_at, j.id));
+        let mut claimed = Vec::new();
+        for head in claimed_heads {
+            let more = head
+                .concurrency_key
+                .as_ref()
+                .and_then(|k| followers.remove(k))
+                .unwrap_or_default();
+            claimed.push(head);
+            let mut more = more;
+            more.sort_by_key(|j| (j.run_at, j.id));
+            claimed.extend(more);
+        }
         Ok(claimed)
     }
 
@@ -2042,48 +2135,60 @@ impl Store for PostgresStore {
         Ok(n == 1)
     }
 
-    async fn finish_job(&self, id: uuid::Uuid, fence: i64, now: Timestamp) -> Result<bool> {
-        let n = sqlx::query(
-            "UPDATE jobs SET state = 'done', lease_owner = NULL, lease_expires = NULL, updated = $3 \
-             WHERE id = $1 AND fence = $2 AND state = 'running'",
-        )
-        .bind(id.to_string())
-        .bind(fence)
-        .bind(now.as_millis())
-        .execute(&self.pool)
-        .await
-        .map_err(db_error)?
-        .rows_affected();
-        Ok(n == 1)
-    }
-
-    async fn fail_job(
-        &self,
-        id: uuid::Uuid,
-        fence: i64,
-        error: &str,
-        retry_at: Option<Timestamp>,
-        now: Timestamp,
-    ) -> Result<bool> {
-        let (state, run_at) = match retry_at {
-            Some(t) => ("queued", Some(t.as_millis())),
-            None => ("dead", None),
-        };
-        let n = sqlx::query(
-            "UPDATE jobs SET state = $3, run_at = COALESCE($4, run_at), last_error = $5, lease_owner = NULL, \
-             lease_expires = NULL, updated = $6 WHERE id = $1 AND fence = $2 AND state = 'running'",
-        )
-        .bind(id.to_string())
-        .bind(fence)
-        .bind(state)
-        .bind(run_at)
-        .bind(job_error(error))
-        .bind(now.as_millis())
-        .execute(&self.pool)
-        .await
-        .map_err(db_error)?
-        .rows_affected();
-        Ok(n == 1)
+    async fn record_jobs(&self, records: &[JobRecord]) -> Result<Vec<bool>> {
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let mut applied = Vec::with_capacity(records.len());
+        for r in records {
+            let (state, run_at, error) = match &r.result {
+                JobResult::Done => ("done", None, None),
+                JobResult::Retry { at, error } => {
+                    ("queued", Some(at.as_millis()), Some(job_error(error)))
+                }
+                JobResult::Dead { error } => ("dead", None, Some(job_error(error))),
+            };
+            let n = sqlx::query(
+                "UPDATE jobs SET state = $3, run_at = COALESCE($4, run_at), \
+                 last_error = CASE WHEN $3 = 'done' THEN last_error ELSE $5 END, \
+                 lease_owner = NULL, lease_expires = NULL, updated = $6 \
+                 WHERE id = $1 AND fence = $2 AND state = 'running'",
+            )
+            .bind(r.id.to_string())
+            .bind(r.fence)
+            .bind(state)
+            .bind(run_at)
+            .bind(error)
+            .bind(r.at.as_millis())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?
+            .rows_affected();
+            if n == 1
+                && let Some(d) = &r.delivery
+            {
+                let d = DeliveryRow::from_domain(d);
+                sqlx::query(
+                    "UPDATE webhook_deliveries SET state = $2, attempts = $3, last_attempt_at = $4, \
+                     response_status = $5, duration_ms = $6, response_body = $7, next_attempt_at = $8 WHERE id = $1",
+                )
+                .bind(&d.id)
+                .bind(&d.state)
+                .bind(d.attempts)
+                .bind(d.last_attempt_at)
+                .bind(d.response_status)
+                .bind(d.duration_ms)
+                .bind(&d.response_body)
+                .bind(d.next_attempt_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            }
+            applied.push(n == 1);
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok(applied)
     }
 
     async fn get_job(&self, id: uuid::Uuid) -> Result<Option<Job>> {

@@ -25,6 +25,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0007_webhooks",
         include_str!("../migrations/0007_webhooks.sql"),
     ),
+    (
+        "0008_job_groups",
+        include_str!("../migrations/0008_job_groups.sql"),
+    ),
 ];
 
 pub fn run(conn: &mut Connection) -> rusqlite::Result<()> {

@@ -8,7 +8,7 @@ use finlink_domain::connection::{Connection, ConnectionError, ConnectionStatus, 
 use finlink_domain::credentials::{AuditEntry, SealedCredentials};
 use finlink_domain::event::Event;
 use finlink_domain::ids::{ApiKeyId, ClientId, CompanyId, ConnectionId};
-use finlink_domain::job::{Job, NewJob};
+use finlink_domain::job::{Job, JobRecord, JobResult, NewJob};
 use finlink_domain::link::{IntegrationCredentials, LinkFlow};
 use finlink_domain::paging::Page;
 use finlink_domain::paging::PageRequest;
@@ -26,7 +26,7 @@ use finlink_store::rows::{
     INTEGRATION_CREDENTIAL_COLUMNS, IntegrationCredentialsRow, LINK_FLOW_COLUMNS, LinkFlowRow,
     errors_json,
 };
-use finlink_store::rows::{JOB_COLUMNS, JobRow, job_error};
+use finlink_store::rows::{JOB_COLUMNS, JobRow, job_error, prefixed};
 use finlink_store::sql::{self, Dialect, Param, SqlBuilder};
 use finlink_store::{ApiKeyInsert, ConnectionInsert, ListQuery, Store};
 use finlink_store::{ConnectionUpdate, ConnectionWrite, Effects, EventFilter};
@@ -207,14 +207,19 @@ fn delivery_row(r: &Row<'_>) -> rusqlite::Result<DeliveryRow> {
 }
 
 fn event_row(r: &Row<'_>) -> rusqlite::Result<EventRow> {
+    event_row_at(r, 0)
+}
+
+/// An event whose columns start at `o`.
+fn event_row_at(r: &Row<'_>, o: usize) -> rusqlite::Result<EventRow> {
     Ok(EventRow {
-        id: r.get(0)?,
-        client_id: r.get(1)?,
-        event_type: r.get(2)?,
-        company_id: r.get(3)?,
-        connection_id: r.get(4)?,
-        payload: r.get(5)?,
-        occurred_at: r.get(6)?,
+        id: r.get(o)?,
+        client_id: r.get(o + 1)?,
+        event_type: r.get(o + 2)?,
+        company_id: r.get(o + 3)?,
+        connection_id: r.get(o + 4)?,
+        payload: r.get(o + 5)?,
+        occurred_at: r.get(o + 6)?,
     })
 }
 
@@ -1668,20 +1673,40 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn update_delivery(&self, delivery: &Delivery) -> Result<()> {
-        let r = DeliveryRow::from_domain(delivery);
+    async fn get_deliveries_with_events(
+        &self,
+        ids: &[uuid::Uuid],
+    ) -> Result<Vec<(Delivery, Option<Event>)>> {
+        let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
         self.pool
-            .write(move |tx| {
-                tx.execute(
-                    "UPDATE webhook_deliveries SET state = ?2, attempts = ?3, last_attempt_at = ?4, response_status = ?5, \
-                     duration_ms = ?6, response_body = ?7, next_attempt_at = ?8 WHERE id = ?1",
-                    params![
-                        r.id, r.state, r.attempts, r.last_attempt_at, r.response_status, r.duration_ms,
-                        r.response_body, r.next_attempt_at
-                    ],
-                )
-                .map_err(db_error)?;
-                Ok(())
+            .read_point(move |db| {
+                let mut stmt = db
+                    .prepare_cached(&format!(
+                        "SELECT {}, {} FROM webhook_deliveries d LEFT JOIN events e \
+                         ON e.id = d.event_id AND e.client_id = d.client_id WHERE d.id = ?1",
+                        prefixed("d", DELIVERY_COLUMNS),
+                        prefixed("e", EVENT_COLUMNS)
+                    ))
+                    .map_err(db_error)?;
+                let mut out = Vec::with_capacity(ids.len());
+                for id in &ids {
+                    let row = stmt
+                        .query_row(params![id], |r| {
+                            let d = delivery_row(r)?;
+                            let event_id: Option<String> = r.get(14)?;
+                            let e = match event_id {
+                                Some(_) => Some(event_row_at(r, 14)?),
+                                None => None,
+                            };
+                            Ok((d, e))
+                        })
+                        .optional()
+                        .map_err(db_error)?;
+                    if let Some((d, e)) = row {
+                        out.push((d.into_domain()?, e.map(EventRow::into_domain).transpose()?));
+                    }
+                }
+                Ok(out)
             })
             .await
     }
@@ -1809,6 +1834,7 @@ impl Store for SqliteStore {
         now: Timestamp,
         lease_until: Timestamp,
         limit: u32,
+        per_key: u32,
     ) -> Result<Vec<Job>> {
         let owner = owner.to_owned();
         let (now, until) = (now.as_millis(), lease_until.as_millis());
@@ -1856,8 +1882,9 @@ impl Store for SqliteStore {
                 }
                 let mut taken_keys: Vec<String> = Vec::new();
                 let mut claimed = Vec::new();
+                let mut groups = 0usize;
                 for (id, key) in candidates {
-                    if claimed.len() >= limit as usize {
+                    if groups >= limit as usize {
                         break;
                     }
                     if let Some(k) = &key {
@@ -1885,7 +1912,34 @@ impl Store for SqliteStore {
                         .map_err(db_error)?
                         .query_row(params![id, owner, until, now], job_row)
                         .map_err(db_error)?;
+                    let head_run_at = job.run_at;
                     claimed.push(job.into_domain()?);
+                    // The key's next due jobs come with it, for this owner to run in order.
+                    if let Some(k) = &key
+                        && per_key > 1
+                    {
+                        let mut stmt = tx
+                            .prepare_cached(&format!(
+                                "UPDATE jobs SET state = 'running', lease_owner = ?2, lease_expires = ?3, fence = fence + 1, \
+                                 attempts = attempts + 1, updated = ?4 WHERE id IN (SELECT id FROM jobs \
+                                 WHERE concurrency_key = ?1 AND state = 'queued' AND run_at <= ?4 AND run_at >= ?5 \
+                                 ORDER BY run_at, id LIMIT ?6) RETURNING {JOB_COLUMNS}"
+                            ))
+                            .map_err(db_error)?;
+                        let rows = stmt
+                            .query_map(
+                                params![k, owner, until, now, head_run_at, i64::from(per_key - 1)],
+                                job_row,
+                            )
+                            .map_err(db_error)?;
+                        let mut more = Vec::new();
+                        for r in rows {
+                            more.push(r.map_err(db_error)?.into_domain()?);
+                        }
+                        more.sort_by_key(|j| (j.run_at, j.id));
+                        claimed.extend(more);
+                    }
+                    groups += 1;
                 }
                 Ok(claimed)
             })
@@ -1913,47 +1967,62 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn finish_job(&self, id: uuid::Uuid, fence: i64, now: Timestamp) -> Result<bool> {
-        let id = id.to_string();
-        self.pool
-            .write(move |tx| {
-                let n = tx
-                    .prepare_cached(
-                        "UPDATE jobs SET state = 'done', lease_owner = NULL, lease_expires = NULL, updated = ?3 \
-                         WHERE id = ?1 AND fence = ?2 AND state = 'running'",
-                    )
-                    .map_err(db_error)?
-                    .execute(params![id, fence, now.as_millis()])
-                    .map_err(db_error)?;
-                Ok(n == 1)
+    async fn record_jobs(&self, records: &[JobRecord]) -> Result<Vec<bool>> {
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        let records: Vec<_> = records
+            .iter()
+            .map(|r| {
+                let (state, run_at, error) = match &r.result {
+                    JobResult::Done => ("done", None, None),
+                    JobResult::Retry { at, error } => {
+                        ("queued", Some(at.as_millis()), Some(job_error(error)))
+                    }
+                    JobResult::Dead { error } => ("dead", None, Some(job_error(error))),
+                };
+                (
+                    r.id.to_string(),
+                    r.fence,
+                    state,
+                    run_at,
+                    error,
+                    r.at.as_millis(),
+                    r.delivery.as_ref().map(DeliveryRow::from_domain),
+                )
             })
-            .await
-    }
-
-    async fn fail_job(
-        &self,
-        id: uuid::Uuid,
-        fence: i64,
-        error: &str,
-        retry_at: Option<Timestamp>,
-        now: Timestamp,
-    ) -> Result<bool> {
-        let (id, error) = (id.to_string(), job_error(error));
-        let (state, run_at) = match retry_at {
-            Some(t) => ("queued", Some(t.as_millis())),
-            None => ("dead", None),
-        };
+            .collect();
         self.pool
             .write(move |tx| {
-                let n = tx
-                    .prepare_cached(
-                        "UPDATE jobs SET state = ?3, run_at = COALESCE(?4, run_at), last_error = ?5, lease_owner = NULL, \
-                         lease_expires = NULL, updated = ?6 WHERE id = ?1 AND fence = ?2 AND state = 'running'",
-                    )
-                    .map_err(db_error)?
-                    .execute(params![id, fence, state, run_at, error, now.as_millis()])
-                    .map_err(db_error)?;
-                Ok(n == 1)
+                let mut applied = Vec::with_capacity(records.len());
+                for (id, fence, state, run_at, error, at, delivery) in &records {
+                    let n = tx
+                        .prepare_cached(
+                            "UPDATE jobs SET state = ?3, run_at = COALESCE(?4, run_at), \
+                             last_error = CASE WHEN ?3 = 'done' THEN last_error ELSE ?5 END, \
+                             lease_owner = NULL, lease_expires = NULL, updated = ?6 \
+                             WHERE id = ?1 AND fence = ?2 AND state = 'running'",
+                        )
+                        .map_err(db_error)?
+                        .execute(params![id, fence, state, run_at, error, at])
+                        .map_err(db_error)?;
+                    if n == 1
+                        && let Some(r) = delivery
+                    {
+                        tx.prepare_cached(
+                            "UPDATE webhook_deliveries SET state = ?2, attempts = ?3, last_attempt_at = ?4, \
+                             response_status = ?5, duration_ms = ?6, response_body = ?7, next_attempt_at = ?8 WHERE id = ?1",
+                        )
+                        .map_err(db_error)?
+                        .execute(params![
+                            r.id, r.state, r.attempts, r.last_attempt_at, r.response_status, r.duration_ms,
+                            r.response_body, r.next_attempt_at
+                        ])
+                        .map_err(db_error)?;
+                    }
+                    applied.push(n == 1);
+                }
+                Ok(applied)
             })
             .await
     }

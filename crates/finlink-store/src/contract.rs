@@ -1160,13 +1160,13 @@ async fn jobs(s: &dyn Store) {
     };
     // Not due yet: nothing of ours.
     let got = s
-        .claim_jobs("w1", ts(base - 1), ts(base + 100), 50)
+        .claim_jobs("w1", ts(base - 1), ts(base + 100), 50, 1)
         .await
         .unwrap();
     assert!(mine(&got).is_empty());
     // Due: a, and one of b/c (same concurrency key), never `later`.
     let got = s
-        .claim_jobs("w1", ts(base + 30), ts(base + 100), 50)
+        .claim_jobs("w1", ts(base + 30), ts(base + 100), 50, 1)
         .await
         .unwrap();
     let ids = mine(&got);
@@ -1180,7 +1180,7 @@ async fn jobs(s: &dyn Store) {
     assert_eq!(ja.payload, r#"{"x":1}"#);
     // c stays waiting while b runs with a live lease
     let got = s
-        .claim_jobs("w2", ts(base + 40), ts(base + 140), 50)
+        .claim_jobs("w2", ts(base + 40), ts(base + 140), 50, 1)
         .await
         .unwrap();
     assert!(mine(&got).is_empty(), "{:?}", mine(&got));
@@ -1195,7 +1195,7 @@ async fn jobs(s: &dyn Store) {
     // b's worker dies: its lease runs out at base+100 and w2 takes it over (fence 2); the old
     // worker can no longer commit
     let got = s
-        .claim_jobs("w2", ts(base + 100), ts(base + 300), 50)
+        .claim_jobs("w2", ts(base + 100), ts(base + 300), 50, 1)
         .await
         .unwrap();
     let jb = got
@@ -1230,7 +1230,7 @@ async fn jobs(s: &dyn Store) {
     assert!(jb.lease_owner.is_none());
     // now the key is free: c (due earlier) or b can run, one of them
     let got = s
-        .claim_jobs("w3", ts(base + 200), ts(base + 400), 50)
+        .claim_jobs("w3", ts(base + 200), ts(base + 400), 50, 1)
         .await
         .unwrap();
     let ids = mine(&got);
@@ -1271,7 +1271,7 @@ async fn jobs(s: &dyn Store) {
     }
     // Take everything due now: one of the busy lane's jobs (never two), and whatever else is due.
     let first = s
-        .claim_jobs("w9", ts(b2 + 100), ts(b2 + 100_000), 50)
+        .claim_jobs("w9", ts(b2 + 100), ts(b2 + 100_000), 50, 1)
         .await
         .unwrap();
     let busy = first
@@ -1292,7 +1292,7 @@ async fn jobs(s: &dyn Store) {
     };
     s.enqueue_job(&other).await.unwrap();
     let next = s
-        .claim_jobs("w9", ts(b2 + 100), ts(b2 + 100_000), 1)
+        .claim_jobs("w9", ts(b2 + 100), ts(b2 + 100_000), 1, 1)
         .await
         .unwrap();
     assert_eq!(
@@ -1301,6 +1301,82 @@ async fn jobs(s: &dyn Store) {
     );
     for j in first.iter().chain(next.iter()) {
         assert!(s.finish_job(j.id, j.fence, ts(b2 + 200)).await.unwrap());
+    }
+    // Groups: a key's next due jobs come with its head, in run order, for one owner.
+    let group = s
+        .claim_jobs("w9", ts(b2 + 100), ts(b2 + 100_000), 10, 4)
+        .await
+        .unwrap();
+    let lane: Vec<&finlink_domain::job::Job> = group
+        .iter()
+        .filter(|j| j.concurrency_key.as_deref() == Some("lane-busy"))
+        .collect();
+    assert_eq!(lane.len(), 4, "{group:?}");
+    assert!(lane.windows(2).all(|w| w[0].run_at < w[1].run_at));
+    assert!(
+        lane.iter()
+            .all(|j| j.state == JobState::Running && j.lease_owner.as_deref() == Some("w9"))
+    );
+    // Another owner finds the key busy while the group runs.
+    let other_owner = s
+        .claim_jobs("w8", ts(b2 + 100), ts(b2 + 100_000), 10, 4)
+        .await
+        .unwrap();
+    assert!(
+        other_owner
+            .iter()
+            .all(|j| j.concurrency_key.as_deref() != Some("lane-busy"))
+    );
+    // Outcomes are recorded together; a stale fence is refused and leaves its job alone.
+    let records: Vec<finlink_domain::job::JobRecord> = lane
+        .iter()
+        .enumerate()
+        .map(|(i, j)| finlink_domain::job::JobRecord {
+            id: j.id,
+            fence: if i == 3 { j.fence + 7 } else { j.fence },
+            result: if i == 1 {
+                finlink_domain::job::JobResult::Retry {
+                    at: ts(b2 + 5_000),
+                    error: "503".into(),
+                }
+            } else {
+                finlink_domain::job::JobResult::Done
+            },
+            at: ts(b2 + 150),
+            delivery: None,
+        })
+        .collect();
+    assert_eq!(
+        s.record_jobs(&records).await.unwrap(),
+        vec![true, true, true, false]
+    );
+    let retried = s.get_job(lane[1].id).await.unwrap().unwrap();
+    assert_eq!(
+        (retried.state, retried.run_at),
+        (JobState::Queued, ts(b2 + 5_000))
+    );
+    assert_eq!(retried.last_error.as_deref(), Some("503"));
+    assert_eq!(
+        s.get_job(lane[3].id).await.unwrap().unwrap().state,
+        JobState::Running
+    );
+    assert!(
+        s.finish_job(lane[3].id, lane[3].fence, ts(b2 + 160))
+            .await
+            .unwrap()
+    );
+    let rest = s
+        .claim_jobs("w9", ts(b2 + 200), ts(b2 + 100_000), 10, 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        rest.iter()
+            .filter(|j| j.concurrency_key.as_deref() == Some("lane-busy"))
+            .count(),
+        5
+    );
+    for j in rest.iter().chain(other_owner.iter()) {
+        assert!(s.finish_job(j.id, j.fence, ts(b2 + 300)).await.unwrap());
     }
     // Finished jobs are pruned; dead ones are kept for the operator.
     assert!(s.prune_jobs(ts(base + 1_000_000), 1000).await.unwrap() >= 1);

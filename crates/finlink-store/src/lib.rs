@@ -17,7 +17,7 @@ use finlink_domain::connection::{Connection, ConnectionError, ConnectionStatus, 
 use finlink_domain::credentials::{AuditEntry, SealedCredentials};
 use finlink_domain::event::Event;
 use finlink_domain::ids::{ApiKeyId, ClientId, CompanyId, ConnectionId};
-use finlink_domain::job::{Job, NewJob};
+use finlink_domain::job::{Job, JobRecord, JobResult, NewJob};
 use finlink_domain::link::{IntegrationCredentials, LinkFlow};
 use finlink_domain::paging::{Page, PageRequest};
 use finlink_domain::profile::Profile;
@@ -348,16 +348,19 @@ pub trait Store: Send + Sync + 'static {
 
     /// Enqueues a job. False (and nothing written) when a job with its idempotency key exists.
     async fn enqueue_job(&self, job: &NewJob) -> Result<bool>;
-    /// Claims up to `limit` due jobs for `owner` until `lease_until`: queued ones whose `run_at`
-    /// has come, and running ones whose lease ran out (their worker died). Skips a job whose
-    /// concurrency key another running job holds, and takes at most one job per key. Each claim
-    /// bumps the fencing token and the attempt count.
+    /// Claims due jobs for `owner` until `lease_until`: queued ones whose `run_at` has come, and
+    /// running ones whose lease ran out (their worker died). Takes up to `limit` jobs that
+    /// start a group; a job with a concurrency key is skipped while another owner's running job
+    /// holds that key, and when taken, up to `per_key - 1` more due queued jobs of its key come
+    /// with it (in `run_at` order, right after it in the answer), for the owner to run one after
+    /// another. Each claim bumps the fencing token and the attempt count.
     async fn claim_jobs(
         &self,
         owner: &str,
         now: Timestamp,
         lease_until: Timestamp,
         limit: u32,
+        per_key: u32,
     ) -> Result<Vec<Job>>;
     /// Extends a lease; false when the fencing token is stale (the job was taken over).
     async fn heartbeat_job(
@@ -366,8 +369,21 @@ pub trait Store: Send + Sync + 'static {
         fence: i64,
         lease_until: Timestamp,
     ) -> Result<bool>;
+    /// Records the outcomes of claimed jobs, with their delivery attempts, in one transaction.
+    /// Each record is applied only if its fencing token is current (the job was not taken
+    /// over); the answer says which were.
+    async fn record_jobs(&self, records: &[JobRecord]) -> Result<Vec<bool>>;
     /// Marks a job done; false when the fencing token is stale.
-    async fn finish_job(&self, id: uuid::Uuid, fence: i64, now: Timestamp) -> Result<bool>;
+    async fn finish_job(&self, id: uuid::Uuid, fence: i64, now: Timestamp) -> Result<bool> {
+        let r = JobRecord {
+            id,
+            fence,
+            result: JobResult::Done,
+            at: now,
+            delivery: None,
+        };
+        Ok(self.record_jobs(&[r]).await?.first() == Some(&true))
+    }
     /// Records a failed attempt: queued again at `retry_at`, or dead when `retry_at` is None.
     /// False when the fencing token is stale.
     async fn fail_job(
@@ -377,7 +393,21 @@ pub trait Store: Send + Sync + 'static {
         error: &str,
         retry_at: Option<Timestamp>,
         now: Timestamp,
-    ) -> Result<bool>;
+    ) -> Result<bool> {
+        let error = error.to_owned();
+        let result = match retry_at {
+            Some(at) => JobResult::Retry { at, error },
+            None => JobResult::Dead { error },
+        };
+        let r = JobRecord {
+            id,
+            fence,
+            result,
+            at: now,
+            delivery: None,
+        };
+        Ok(self.record_jobs(&[r]).await?.first() == Some(&true))
+    }
     async fn get_job(&self, id: uuid::Uuid) -> Result<Option<Job>>;
     /// How many jobs are in each state.
     async fn job_state_counts(&self) -> Result<Vec<(String, u64)>>;
@@ -464,9 +494,13 @@ pub trait Store: Send + Sync + 'static {
         id: uuid::Uuid,
         secrets: &ConsumerSecrets,
     ) -> Result<bool>;
-    /// Records an attempt (state, attempts, response, next attempt) of a stored delivery.
-    async fn update_delivery(&self, delivery: &Delivery) -> Result<()>;
     async fn get_delivery(&self, client: ClientId, id: uuid::Uuid) -> Result<Option<Delivery>>;
+    /// The deliveries with these ids (of any client: for the delivery jobs), each with its
+    /// event when that still exists; in no particular order, missing ones left out.
+    async fn get_deliveries_with_events(
+        &self,
+        ids: &[uuid::Uuid],
+    ) -> Result<Vec<(Delivery, Option<Event>)>>;
     /// A consumer's deliveries, newest first.
     async fn list_deliveries(
         &self,

@@ -581,6 +581,14 @@ pub fn job_error(e: &str) -> String {
     e.chars().take(2000).collect()
 }
 
+/// `cols` (a comma-separated column list) with each column qualified by `alias`.
+pub fn prefixed(alias: &str, cols: &str) -> String {
+    cols.split(',')
+        .map(|c| format!("{alias}.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 pub const EVENT_COLUMNS: &str =
     "id, client_id, event_type, company_id, connection_id, payload, occurred_at";
 
