@@ -1,5 +1,5 @@
-//! The sandbox's own small SQLite file: grants, their organisations, commerce stores, and the
-//! SHA-256 digests of every code, access token, refresh token and API key (never the values
+//! The sandbox's own small SQLite file: grants, their organisations, commerce stores, data
+//! profiles and touched records of the data API, and the SHA-256 digests of every code, access token, refresh token and API key (never the values
 //! themselves). Shared between processes (`finlink serve` and `finlink sandbox mint`) through
 //! WAL and `BEGIN IMMEDIATE`.
 
@@ -85,6 +85,25 @@ CREATE TABLE commerce_stores (
     created_at   INTEGER NOT NULL
 );
 "#,
+    r#"
+-- The data API's state. Records are generated, never stored: an owner (an organisation's
+-- tenant id or a store id) has a profile (counts per data type, JSON) once one is set, and one
+-- row per record touched since (simulated edits).
+CREATE TABLE data_profiles (
+    owner_id   TEXT PRIMARY KEY,
+    profile    TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+
+CREATE TABLE data_touches (
+    owner_id    TEXT NOT NULL,
+    data_type   TEXT NOT NULL,
+    idx         INTEGER NOT NULL,
+    version     INTEGER NOT NULL,
+    modified_at INTEGER NOT NULL,
+    PRIMARY KEY (owner_id, data_type, idx)
+) WITHOUT ROWID;
+"#,
 ];
 
 pub(crate) fn open(path: Option<&Path>) -> Result<Connection, SandboxError> {
@@ -149,7 +168,7 @@ mod tests {
         let v: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(v, 2);
+        assert_eq!(v, 3);
         let mode: String = conn
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .unwrap();
@@ -180,7 +199,7 @@ mod tests {
         let v: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(v, 2);
+        assert_eq!(v, 3);
         let grants: i64 = conn
             .query_row("SELECT COUNT(*) FROM grants", [], |r| r.get(0))
             .unwrap();
@@ -189,5 +208,9 @@ mod tests {
             .query_row("SELECT COUNT(*) FROM commerce_stores", [], |r| r.get(0))
             .unwrap();
         assert_eq!(stores, 0);
+        let touches: i64 = conn
+            .query_row("SELECT COUNT(*) FROM data_touches", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(touches, 0);
     }
 }

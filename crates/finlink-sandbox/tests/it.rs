@@ -1463,3 +1463,1107 @@ async fn commerce_api_keys_are_not_stored_in_clear() {
     }
     assert!(!contains(b"sk_sandbox_"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// The data API
+
+use finlink_sandbox::{DataFailure, DataFailureKind, DataProfileUpdate, DataType, TouchSelection};
+use std::collections::BTreeSet;
+
+fn cents(v: &Value) -> i64 {
+    (v.as_f64().unwrap() * 100.0).round() as i64
+}
+
+fn shop_cents(v: &Value) -> i64 {
+    let (units, frac) = s(v).split_once('.').unwrap();
+    units.parse::<i64>().unwrap() * 100 + frac.parse::<i64>().unwrap()
+}
+
+struct Got {
+    status: StatusCode,
+    headers: reqwest::header::HeaderMap,
+    body: Value,
+}
+
+impl Env {
+    async fn get_with(&self, path: &str, query: &[(&str, &str)], headers: &[(&str, &str)]) -> Got {
+        let mut req = self.http.get(self.url(path)).query(query);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        Got {
+            status,
+            headers,
+            body: resp.json().await.unwrap_or(Value::Null),
+        }
+    }
+
+    async fn data(&self, path: &str, token: &str, query: &[(&str, &str)]) -> Got {
+        let auth = format!("Bearer {token}");
+        self.get_with(path, query, &[("Authorization", &auth)])
+            .await
+    }
+
+    async fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, self.url(path));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Every record of an accounting list, page by page.
+    async fn pull(
+        &self,
+        path: &str,
+        token: &str,
+        page_size: u64,
+        extra: &[(&str, &str)],
+    ) -> Vec<Value> {
+        let size = page_size.to_string();
+        let mut out = Vec::new();
+        let mut page = 1u64;
+        loop {
+            let p = page.to_string();
+            let mut q = vec![("page", p.as_str()), ("pageSize", size.as_str())];
+            q.extend_from_slice(extra);
+            let got = self.data(path, token, &q).await;
+            assert_eq!(
+                got.status,
+                StatusCode::OK,
+                "{path} page {page}: {}",
+                got.body
+            );
+            let key = got
+                .body
+                .as_object()
+                .unwrap()
+                .keys()
+                .find(|k| k.as_str() != "pagination")
+                .unwrap()
+                .clone();
+            let items = got.body[&key].as_array().unwrap().clone();
+            assert_eq!(got.body["pagination"]["page"], page);
+            let pages = got.body["pagination"]["pageCount"].as_u64().unwrap();
+            out.extend(items);
+            if page >= pages {
+                assert_eq!(
+                    out.len() as u64,
+                    got.body["pagination"]["itemCount"].as_u64().unwrap()
+                );
+                return out;
+            }
+            page += 1;
+        }
+    }
+}
+
+fn update(json: Value) -> DataProfileUpdate {
+    serde_json::from_value(json).unwrap()
+}
+
+#[tokio::test]
+async fn data_api_pages_through_every_record_once() {
+    let env = start(SandboxConfig::default()).await;
+    let g = env
+        .sandbox
+        .mint_with_data(
+            "Pages Ltd",
+            &update(json!({"invoices": 2345, "payments": 2000, "bankAccounts": 4, "bankTransactions": 3001})),
+        )
+        .await
+        .unwrap();
+    let token = g.access_token.as_str();
+
+    let invoices = env.pull("/api/invoices", token, 1000, &[]).await;
+    assert_eq!(invoices.len(), 2345);
+    let ids: BTreeSet<&str> = invoices.iter().map(|v| s(&v["InvoiceID"])).collect();
+    assert_eq!(ids.len(), 2345, "no duplicates");
+    for (i, v) in invoices.iter().enumerate() {
+        assert_eq!(
+            s(&v["InvoiceNumber"]),
+            format!("INV-{:06}", i + 1),
+            "stable index order"
+        );
+        assert_eq!(v["Type"], "ACCREC");
+        let lines = v["LineItems"].as_array().unwrap();
+        let sub: i64 = lines.iter().map(|l| cents(&l["LineAmount"])).sum();
+        let tax: i64 = lines.iter().map(|l| cents(&l["TaxAmount"])).sum();
+        assert_eq!(cents(&v["SubTotal"]), sub);
+        assert_eq!(cents(&v["TotalTax"]), tax);
+        assert_eq!(cents(&v["Total"]), sub + tax);
+        assert_eq!(
+            cents(&v["AmountDue"]),
+            cents(&v["Total"]) - cents(&v["AmountPaid"])
+        );
+    }
+    // Same page twice, the Rust API and a page of another size agree.
+    let again = env
+        .data(
+            "/api/invoices",
+            token,
+            &[("page", "2"), ("pageSize", "1000")],
+        )
+        .await;
+    assert_eq!(again.body["Invoices"][0], invoices[1000]);
+    assert_eq!(again.headers[CONTENT_TYPE], "application/json");
+    let small_page = env
+        .data("/api/invoices", token, &[("page", "5"), ("pageSize", "7")])
+        .await;
+    assert_eq!(small_page.body["Invoices"][6], invoices[34]);
+    assert_eq!(small_page.body["pagination"]["pageCount"], 335);
+    let record = env
+        .sandbox
+        .data_record(&g.tenant_id, DataType::Invoices, 1234)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record, invoices[1234]);
+    assert_eq!(
+        env.sandbox
+            .data_record(&g.tenant_id, DataType::Invoices, 2345)
+            .await
+            .unwrap(),
+        None
+    );
+    // Past the end: an empty page; the default page size is 100.
+    let past = env
+        .data(
+            "/api/invoices",
+            token,
+            &[("page", "4"), ("pageSize", "1000")],
+        )
+        .await;
+    assert_eq!(past.status, StatusCode::OK);
+    assert_eq!(past.body["Invoices"], json!([]));
+    let default = env.data("/api/invoices", token, &[]).await;
+    assert_eq!(default.body["Invoices"].as_array().unwrap().len(), 100);
+    assert_eq!(default.body["pagination"]["pageSize"], 100);
+
+    // One record by id; ids of another type or organisation are not found.
+    let id = s(&invoices[77]["InvoiceID"]);
+    let one = env.data(&format!("/api/invoices/{id}"), token, &[]).await;
+    assert_eq!(one.status, StatusCode::OK);
+    assert_eq!(one.body["Invoices"], json!([invoices[77]]));
+    let bill_id =
+        s(&env.data("/api/bills", token, &[]).await.body["Bills"][0]["InvoiceID"]).to_owned();
+    for bad in [
+        bill_id.as_str(),
+        "nope",
+        "00000000-0000-0000-0000-000000000000",
+    ] {
+        let got = env.data(&format!("/api/invoices/{bad}"), token, &[]).await;
+        assert_eq!(got.status, StatusCode::NOT_FOUND, "{bad}");
+        assert_eq!(got.body["error"], "not_found");
+    }
+
+    // Payments pay what the invoices say.
+    let payments = env.pull("/api/payments", token, 1000, &[]).await;
+    assert_eq!(payments.len(), 2000);
+    let by_id: std::collections::HashMap<&str, &Value> =
+        invoices.iter().map(|v| (s(&v["InvoiceID"]), v)).collect();
+    for p in &payments {
+        let inv = by_id[s(&p["Invoice"]["InvoiceID"])];
+        assert_eq!(cents(&p["Amount"]), cents(&inv["AmountPaid"]));
+        assert_eq!(p["Invoice"]["InvoiceNumber"], inv["InvoiceNumber"]);
+    }
+    let paid: i64 = invoices.iter().map(|v| cents(&v["AmountPaid"])).sum();
+    assert_eq!(
+        paid,
+        payments.iter().map(|p| cents(&p["Amount"])).sum::<i64>()
+    );
+
+    // Bank transactions: all of them, or one account's, with running balances.
+    let accounts = env.pull("/api/bank-accounts", token, 100, &[]).await;
+    assert_eq!(accounts.len(), 4);
+    let all = env.pull("/api/bank-transactions", token, 1000, &[]).await;
+    assert_eq!(all.len(), 3001);
+    for acct in &accounts {
+        let id = s(&acct["AccountID"]);
+        let mine = env
+            .pull(
+                "/api/bank-transactions",
+                token,
+                333,
+                &[("bankAccountId", id)],
+            )
+            .await;
+        let expected: Vec<&Value> = all
+            .iter()
+            .filter(|t| t["BankAccount"]["AccountID"] == id)
+            .collect();
+        assert_eq!(mine.iter().collect::<Vec<_>>(), expected);
+        let mut balance = cents(&acct["OpeningBalance"]);
+        for t in &mine {
+            let amount = cents(&t["Amount"]);
+            balance += if t["Type"] == "RECEIVE" {
+                amount
+            } else {
+                -amount
+            };
+            assert_eq!(balance, cents(&t["RunningBalance"]));
+            assert_eq!(t["CurrencyCode"], acct["CurrencyCode"]);
+        }
+        assert_eq!(balance, cents(&acct["Balance"]));
+    }
+    let got = env
+        .data(
+            "/api/bank-transactions",
+            token,
+            &[("bankAccountId", "nope")],
+        )
+        .await;
+    assert_eq!(got.status, StatusCode::NOT_FOUND);
+
+    // Every accounting type answers, in its own shape.
+    for (path, key, n) in [
+        ("/api/organisation", "Organisations", 1),
+        ("/api/accounts", "Accounts", 40),
+        ("/api/customers", "Contacts", 60),
+        ("/api/suppliers", "Contacts", 40),
+        ("/api/bills", "Bills", 250),
+        ("/api/credit-notes", "CreditNotes", 30),
+        ("/api/manual-journals", "ManualJournals", 60),
+    ] {
+        let got = env.data(path, token, &[("pageSize", "1000")]).await;
+        assert_eq!(got.status, StatusCode::OK, "{path}");
+        assert_eq!(got.body[key].as_array().unwrap().len(), n, "{path}");
+    }
+    let org = env.data("/api/organisation", token, &[]).await.body;
+    assert_eq!(
+        org["Organisations"][0]["OrganisationID"],
+        g.tenant_id.as_str()
+    );
+    assert_eq!(org["Organisations"][0]["Name"], "Pages Ltd");
+    let info = env.sandbox.data_info(&g.tenant_id).await.unwrap();
+    assert_eq!(
+        org["Organisations"][0]["BaseCurrency"],
+        info.base_currency.as_str()
+    );
+    let tax = env.data("/api/tax-rates", token, &[]).await.body;
+    assert_eq!(
+        tax["TaxRates"].as_array().unwrap().len() as u64,
+        info.counts[&DataType::TaxRates]
+    );
+
+    let stats = env.sandbox.stats();
+    assert_eq!(
+        stats.data_requests_by_type["invoices"],
+        3 + 1 + 1 + 1 + 1 + 1 + 3
+    );
+    assert_eq!(stats.token_requests, 0);
+    assert!(stats.data_records_served > 2345 + 2000 + 2 * 3001);
+}
+
+#[tokio::test]
+async fn data_is_deterministic_and_its_profile_shared_through_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sandbox.db");
+    let clock = ManualClock::new(Timestamp::from_millis(START_MS));
+    let open = || {
+        Sandbox::open(
+            Some(&path),
+            SandboxConfig::default(),
+            Arc::new(clock.clone()),
+        )
+        .unwrap()
+    };
+
+    // "finlink sandbox mint", then a server on the same file.
+    let minted = open()
+        .mint_with_data("Same Ltd", &update(json!({"customers": 7})))
+        .await
+        .unwrap();
+    let served = open();
+    let env = Env {
+        base: serve(&served).await,
+        sandbox: served.clone(),
+        clock: clock.clone(),
+        http: http(),
+    };
+    let customers = env
+        .data("/api/customers", &minted.access_token, &[])
+        .await
+        .body;
+    assert_eq!(customers["Contacts"].as_array().unwrap().len(), 7);
+
+    // The server changes the profile; another instance sees it and serves the same bytes.
+    env.sandbox
+        .set_data_profile(&minted.tenant_id, &update(json!({"invoices": 12})))
+        .await
+        .unwrap();
+    let other = open();
+    assert_eq!(
+        other.data_counts(&minted.tenant_id).await.unwrap()[&DataType::Invoices],
+        12
+    );
+    assert_eq!(
+        other.data_counts(&minted.tenant_id).await.unwrap()[&DataType::Customers],
+        7
+    );
+    let other_base = serve(&other).await;
+    let a = env
+        .http
+        .get(env.url("/api/invoices"))
+        .bearer_auth(&minted.access_token)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let b = env
+        .http
+        .get(format!("{other_base}/api/invoices"))
+        .bearer_auth(&minted.access_token)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(a, b);
+    let v: Value = serde_json::from_slice(&a).unwrap();
+    assert_eq!(v["Invoices"].as_array().unwrap().len(), 12);
+
+    // Another organisation has other data.
+    let second = served
+        .mint_with_data("Same Ltd", &update(json!({"invoices": 12})))
+        .await
+        .unwrap();
+    let c = env
+        .http
+        .get(env.url("/api/invoices"))
+        .bearer_auth(&second.access_token)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_ne!(a, c);
+}
+
+#[tokio::test]
+async fn modified_since_finds_touched_records() {
+    let env = start(SandboxConfig::default()).await;
+    let g = env
+        .sandbox
+        .mint_with_data("Edits Ltd", &update(json!({"invoices": 1500})))
+        .await
+        .unwrap();
+    let token = g.access_token.as_str();
+    let first = env.pull("/api/invoices", token, 1000, &[]).await;
+    let watermark = first
+        .iter()
+        .map(|v| s(&v["UpdatedDateUTC"]).to_owned())
+        .max()
+        .unwrap();
+    assert_eq!(
+        watermark,
+        s(&first[1499]["UpdatedDateUTC"]),
+        "modified instants follow the index"
+    );
+
+    // Nothing changed: from the watermark (inclusive) only the last record comes back.
+    let again = env
+        .pull(
+            "/api/invoices",
+            token,
+            1000,
+            &[("modifiedSince", &watermark)],
+        )
+        .await;
+    assert_eq!(again, vec![first[1499].clone()]);
+
+    // Edits after the first pull.
+    advance_secs(&env.clock, 60);
+    let pulled_at = Timestamp::from_millis(START_MS + 30_000).to_rfc3339();
+    let (status, touched) = env
+        .admin(
+            reqwest::Method::POST,
+            &format!("/admin/data/{}/touch", g.tenant_id),
+            Some(json!({"type": "invoices", "count": 5})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{touched}");
+    assert_eq!(touched["indices"], json!([150, 450, 750, 1050, 1350]));
+    assert_eq!(
+        touched["modifiedAt"],
+        Timestamp::from_millis(START_MS + 60_000)
+            .to_rfc3339()
+            .as_str()
+    );
+    let changed = env
+        .pull("/api/invoices", token, 2, &[("modifiedSince", &pulled_at)])
+        .await;
+    assert_eq!(changed.len(), 5);
+    for (k, v) in changed.iter().enumerate() {
+        let i = touched["indices"][k].as_u64().unwrap() as usize;
+        assert_eq!(v["InvoiceID"], touched["ids"][k]);
+        assert_eq!(v["InvoiceID"], first[i]["InvoiceID"]);
+        assert_eq!(v["UpdatedDateUTC"], touched["modifiedAt"]);
+        assert_eq!(
+            s(&v["Reference"]),
+            format!("{} (rev 1)", s(&first[i]["Reference"]))
+        );
+        assert_eq!(v["Total"], first[i]["Total"]);
+    }
+    // The same through If-Modified-Since.
+    let auth = format!("Bearer {token}");
+    let via_header = env
+        .get_with(
+            "/api/invoices",
+            &[],
+            &[("Authorization", &auth), ("If-Modified-Since", &pulled_at)],
+        )
+        .await;
+    assert_eq!(via_header.body["Invoices"].as_array().unwrap(), &changed);
+
+    // A filter inside the generated range: the touched records before it come first.
+    let from = s(&first[1000]["UpdatedDateUTC"]).to_owned();
+    let tail = env
+        .pull("/api/invoices", token, 100, &[("modifiedSince", &from)])
+        .await;
+    let indexes: Vec<String> = tail
+        .iter()
+        .map(|v| s(&v["InvoiceNumber"]).to_owned())
+        .collect();
+    assert_eq!(tail.len(), 3 + 500);
+    assert_eq!(
+        &indexes[..4],
+        ["INV-000151", "INV-000451", "INV-000751", "INV-001001"]
+    );
+    assert_eq!(
+        s(&tail[3 + 50]["Reference"]),
+        format!("{} (rev 1)", s(&first[1050]["Reference"]))
+    );
+    let full = env.pull("/api/invoices", token, 1000, &[]).await;
+    assert_eq!(full.len(), 1500, "a full pull still has every record once");
+    assert_eq!(full[150], changed[0]);
+
+    // Touched twice: version 2; by indices; other types; bad requests.
+    advance_secs(&env.clock, 60);
+    let t2 = env
+        .sandbox
+        .touch_data(
+            &g.tenant_id,
+            DataType::Invoices,
+            TouchSelection::Indices(vec![150, 3]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(t2.indices, vec![3, 150]);
+    let r = env
+        .sandbox
+        .data_record(&g.tenant_id, DataType::Invoices, 150)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(s(&r["Reference"]).ends_with(" (rev 2)"));
+    let since_second = Timestamp::from_millis(START_MS + 90_000).to_rfc3339();
+    let latest = env
+        .pull(
+            "/api/invoices",
+            token,
+            100,
+            &[("modifiedSince", &since_second)],
+        )
+        .await;
+    assert_eq!(
+        latest
+            .iter()
+            .map(|v| s(&v["InvoiceNumber"]))
+            .collect::<Vec<_>>(),
+        ["INV-000004", "INV-000151"]
+    );
+    let info = env.sandbox.data_info(&g.tenant_id).await.unwrap();
+    assert_eq!(info.touched[&DataType::Invoices], 6);
+    for (t, field) in [
+        ("customers", "EmailAddress"),
+        ("bankTransactions", "Reference"),
+        ("journalEntries", "Narration"),
+        ("chartOfAccounts", "Description"),
+    ] {
+        let dt = DataType::parse(t).unwrap();
+        let before = env
+            .sandbox
+            .data_record(&g.tenant_id, dt, 1)
+            .await
+            .unwrap()
+            .unwrap();
+        env.sandbox
+            .touch_data(&g.tenant_id, dt, TouchSelection::Indices(vec![1]))
+            .await
+            .unwrap();
+        let after = env
+            .sandbox
+            .data_record(&g.tenant_id, dt, 1)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_ne!(before[field], after[field], "{t}");
+        assert_ne!(before["UpdatedDateUTC"], after["UpdatedDateUTC"], "{t}");
+    }
+    for body in [
+        json!({"type": "invoices", "count": 0}),
+        json!({"type": "invoices", "count": 1501}),
+        json!({"type": "invoices", "indices": [1500]}),
+        json!({"type": "invoices"}),
+        json!({"type": "invoices", "count": 1, "indices": [1]}),
+        json!({"type": "company", "count": 1}),
+        json!({"type": "commerce-orders", "count": 1}),
+        json!({"type": "widgets", "count": 1}),
+    ] {
+        let (status, b) = env
+            .admin(
+                reqwest::Method::POST,
+                &format!("/admin/data/{}/touch", g.tenant_id),
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {b}");
+    }
+    let (status, _) = env
+        .admin(
+            reqwest::Method::POST,
+            "/admin/data/unknown/touch",
+            Some(json!({"type": "invoices", "count": 1})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let got = env
+        .data("/api/invoices", token, &[("modifiedSince", "last tuesday")])
+        .await;
+    assert_eq!(got.status, StatusCode::BAD_REQUEST);
+    assert_eq!(got.body["error"], "invalid_request");
+}
+
+#[tokio::test]
+async fn data_faults_are_injected_and_counted() {
+    let env = start(SandboxConfig::default()).await;
+    let g = env
+        .sandbox
+        .mint_with_data("Faults Ltd", &update(json!({"invoices": 250})))
+        .await
+        .unwrap();
+    let token = g.access_token.as_str();
+    let env = &env;
+    let page =
+        |p: &'static str| async move { env.data("/api/invoices", token, &[("page", p)]).await };
+
+    // 429 with Retry-After to the next two data requests (over HTTP), then served.
+    let (status, _) = env
+        .admin(
+            reqwest::Method::POST,
+            "/admin/data-failures",
+            Some(json!({"kind": "rateLimited", "count": 2, "retryAfter": 3})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    for _ in 0..2 {
+        let got = page("1").await;
+        assert_eq!(got.status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(got.headers[RETRY_AFTER], "3");
+        assert_eq!(got.body["error"], "rate_limited");
+    }
+    assert_eq!(page("1").await.status, StatusCode::OK);
+
+    // 500 for page 2 of invoices only, once: page 2 fails, its retry is served.
+    env.sandbox.inject_data_failure(
+        DataFailure::new(DataFailureKind::ServerError, 1)
+            .for_type(DataType::Invoices)
+            .on_page(2),
+    );
+    assert_eq!(
+        env.data("/api/bills", token, &[("page", "2")]).await.status,
+        StatusCode::OK
+    );
+    let before = env.sandbox.stats();
+    let got = page("2").await;
+    assert_eq!(got.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(got.body["error"], "server_error");
+    assert_eq!(page("2").await.status, StatusCode::OK);
+    assert_eq!(page("3").await.status, StatusCode::OK);
+    let after = env.sandbox.stats();
+    assert_eq!(
+        after.data_requests_by_type["invoices"] - before.data_requests_by_type["invoices"],
+        3
+    );
+    assert_eq!(after.data_records_served - before.data_records_served, 150);
+    assert_eq!(after.data_failures_injected, 3);
+
+    // 503 with the default Retry-After; 401 invalid_token as if revoked mid-pull.
+    env.sandbox
+        .inject_data_failure(DataFailure::new(DataFailureKind::TemporarilyUnavailable, 1));
+    env.sandbox.inject_data_failure(
+        DataFailure::new(DataFailureKind::InvalidToken, 1).for_type(DataType::Invoices),
+    );
+    let got = page("1").await;
+    assert_eq!(got.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(got.headers[RETRY_AFTER], "5");
+    let got = page("1").await;
+    assert_eq!(got.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(got.body["error"], "invalid_token");
+    assert!(
+        got.headers[WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap()
+            .contains("invalid_token")
+    );
+    assert_eq!(
+        page("1").await.status,
+        StatusCode::OK,
+        "nothing was revoked"
+    );
+
+    // Faults come before authentication; clearing; bad input.
+    env.sandbox
+        .inject_data_failure(DataFailure::new(DataFailureKind::ServerError, 5));
+    assert_eq!(
+        env.data("/api/invoices", "nonsense", &[]).await.status,
+        StatusCode::INTERNAL_SERVER_ERROR
+    );
+    let (status, _) = env
+        .admin(reqwest::Method::DELETE, "/admin/data-failures", None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(page("1").await.status, StatusCode::OK);
+    for body in [
+        json!({"kind": "meteorStrike"}),
+        json!({"kind": "serverError", "type": "widgets"}),
+        json!({"kind": "serverError", "page": 0}),
+        json!({"kind": "serverError", "count": 10001}),
+        json!({"kind": "serverError", "pages": 1}),
+    ] {
+        let (status, _) = env
+            .admin(
+                reqwest::Method::POST,
+                "/admin/data-failures",
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    }
+    let stats: Value = env
+        .http
+        .get(env.url("/admin/stats"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats["data_failures_injected"], 6);
+    assert_eq!(stats["data_requests_by_type"]["invoices"], 3 + 3 + 3 + 2);
+    assert_eq!(stats["data_requests_by_type"]["bills"], 1);
+}
+
+#[tokio::test]
+async fn data_requests_need_a_live_token_for_a_reachable_organisation() {
+    let env = start(SandboxConfig {
+        organisations_per_grant: 2,
+        ..SandboxConfig::default()
+    })
+    .await;
+    let g = env.sandbox.mint("Auth Ltd").await.unwrap();
+    let (_, id) = env.identity(&g.access_token).await;
+    let tenants: Vec<String> = id["organisations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| s(&o["tenantId"]).to_owned())
+        .collect();
+    let auth = format!("Bearer {}", g.access_token);
+
+    // Two organisations: the tenant header is required, and picks the data.
+    let got = env.data("/api/invoices", &g.access_token, &[]).await;
+    assert_eq!(got.status, StatusCode::BAD_REQUEST);
+    assert!(s(&got.body["error_description"]).contains("X-Tenant-Id"));
+    let a = env
+        .get_with(
+            "/api/organisation",
+            &[],
+            &[("Authorization", &auth), ("X-Tenant-Id", &tenants[0])],
+        )
+        .await;
+    let b = env
+        .get_with(
+            "/api/organisation",
+            &[],
+            &[("Authorization", &auth), ("X-Tenant-Id", &tenants[1])],
+        )
+        .await;
+    assert_eq!(a.body["Organisations"][0]["Name"], "Auth Ltd");
+    assert_eq!(b.body["Organisations"][0]["Name"], "Auth Ltd (2)");
+    let other = env.sandbox.mint("Other Ltd").await.unwrap();
+    let got = env
+        .get_with(
+            "/api/invoices",
+            &[],
+            &[("Authorization", &auth), ("X-Tenant-Id", &other.tenant_id)],
+        )
+        .await;
+    assert_eq!(got.status, StatusCode::FORBIDDEN);
+
+    // Missing, unknown, a store key, expired, revoked: 401 invalid_token.
+    let store = env.sandbox.mint_commerce_store(None).await.unwrap();
+    for got in [
+        env.get_with("/api/invoices", &[], &[]).await,
+        env.get_with(
+            "/api/invoices",
+            &[],
+            &[("Authorization", "Basic Zm9vOmJhcg==")],
+        )
+        .await,
+        env.data("/api/invoices", "sbx_at_unknown", &[]).await,
+        env.data("/api/invoices", &store.api_key, &[]).await,
+    ] {
+        assert_eq!(got.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(got.body["error"], "invalid_token");
+        assert!(got.headers.contains_key(WWW_AUTHENTICATE));
+    }
+    let h = [
+        ("Authorization", auth.as_str()),
+        ("X-Tenant-Id", tenants[0].as_str()),
+    ];
+    assert_eq!(
+        env.get_with("/api/invoices", &[], &h).await.status,
+        StatusCode::OK
+    );
+    let status = env
+        .revoke(&[
+            ("token", g.access_token.as_str()),
+            ("token_type_hint", "access_token"),
+        ])
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let got = env.get_with("/api/invoices", &[], &h).await;
+    assert_eq!(got.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(got.body["error"], "invalid_token");
+    let (status, t) = env.refresh(&g.refresh_token).await;
+    assert_eq!(status, StatusCode::OK);
+    let fresh = format!("Bearer {}", s(&t["access_token"]));
+    let h = [
+        ("Authorization", fresh.as_str()),
+        ("X-Tenant-Id", tenants[0].as_str()),
+    ];
+    assert_eq!(
+        env.get_with("/api/invoices", &[], &h).await.status,
+        StatusCode::OK
+    );
+    advance_secs(&env.clock, 1800);
+    assert_eq!(
+        env.get_with("/api/invoices", &[], &h).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    // Commerce data with an access token: 401 invalid_api_key.
+    let got = env
+        .data("/commerce/api/orders", &other.access_token, &[])
+        .await;
+    assert_eq!(got.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(got.body["error"], "invalid_api_key");
+}
+
+#[tokio::test]
+async fn commerce_stores_serve_their_data() {
+    let env = start(SandboxConfig::default()).await;
+    let (status, store) = env
+        .admin(reqwest::Method::POST, "/admin/commerce/stores", Some(json!({"name": "Corner Shop", "data": {"commerce-orders": 1203, "commerce-payments": 1000}})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{store}");
+    let key = s(&store["apiKey"]).to_owned();
+    let store_id = s(&store["storeId"]).to_owned();
+    let get = |path: String, query: Vec<(&'static str, String)>| {
+        let key = key.clone();
+        let req = env
+            .http
+            .get(env.url(&path))
+            .header("X-Api-Key", key)
+            .query(&query);
+        async move {
+            let resp = req.send().await.unwrap();
+            (
+                resp.status(),
+                resp.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+
+    let (status, shop) = get("/commerce/api/shop".into(), vec![]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(shop["shop"]["id"], store_id.as_str());
+    assert_eq!(shop["shop"]["name"], "Corner Shop");
+    assert_eq!(shop["shop"]["currency"], "GBP");
+
+    let mut orders = Vec::new();
+    for page in 1..=3 {
+        let (status, body) = get(
+            "/commerce/api/orders".into(),
+            vec![("page", page.to_string()), ("limit", "500".into())],
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["total_count"], 1203);
+        assert_eq!(body["has_more"], page < 3);
+        orders.extend(body["orders"].as_array().unwrap().clone());
+    }
+    assert_eq!(orders.len(), 1203);
+    let ids: BTreeSet<u64> = orders.iter().map(|o| o["id"].as_u64().unwrap()).collect();
+    assert_eq!(ids.len(), 1203);
+    let (_, payments) = get(
+        "/commerce/api/payments".into(),
+        vec![("limit", "1000".into())],
+    )
+    .await;
+    let (_, rest) = get(
+        "/commerce/api/payments".into(),
+        vec![("limit", "1000".into()), ("page", "2".into())],
+    )
+    .await;
+    let mut payments = payments["payments"].as_array().unwrap().clone();
+    payments.extend(rest["payments"].as_array().unwrap().clone());
+    assert_eq!(payments.len(), 1000);
+    let by_order: std::collections::HashMap<u64, &Value> = payments
+        .iter()
+        .map(|p| (p["order_id"].as_u64().unwrap(), p))
+        .collect();
+    assert_eq!(by_order.len(), 1000);
+    for o in &orders {
+        let lines = o["line_items"].as_array().unwrap();
+        let sub: i64 = lines
+            .iter()
+            .map(|l| {
+                l["quantity"].as_i64().unwrap() * shop_cents(&l["price"])
+                    - shop_cents(&l["total_discount"])
+            })
+            .sum();
+        assert_eq!(shop_cents(&o["subtotal_price"]), sub);
+        assert_eq!(
+            shop_cents(&o["total_price"]),
+            sub + shop_cents(&o["total_tax"]) + shop_cents(&o["shipping_lines"][0]["price"])
+        );
+        match by_order.get(&o["id"].as_u64().unwrap()) {
+            Some(p) => assert_eq!(p["amount"].as_i64().unwrap(), shop_cents(&o["total_price"])),
+            None => {
+                assert!(o["financial_status"] == "pending" || o["financial_status"] == "voided")
+            }
+        }
+    }
+
+    // By id; customers and products; touches and updated_at_min.
+    let oid = orders[42]["id"].as_u64().unwrap();
+    let (status, one) = get(format!("/commerce/api/orders/{oid}"), vec![]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(one["order"], orders[42]);
+    let pid = s(&payments[7]["id"]).to_owned();
+    let (status, one) = get(format!("/commerce/api/payments/{pid}"), vec![]).await;
+    assert_eq!((status, &one["payment"]), (StatusCode::OK, &payments[7]));
+    let (status, _) = get("/commerce/api/orders/123".into(), vec![]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, customers) = get(
+        "/commerce/api/customers".into(),
+        vec![("limit", "1000".into())],
+    )
+    .await;
+    assert_eq!(customers["customers"].as_array().unwrap().len(), 80);
+    let (_, products) = get("/commerce/api/products".into(), vec![]).await;
+    assert_eq!(products["products"].as_array().unwrap().len(), 40);
+
+    advance_secs(&env.clock, 5);
+    let since = Timestamp::from_millis(START_MS + 1000).to_rfc3339();
+    let (status, touched) = env
+        .admin(
+            reqwest::Method::POST,
+            &format!("/admin/data/{store_id}/touch"),
+            Some(json!({"type": "commerce-products", "indices": [3, 9]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{touched}");
+    let (_, changed) = get(
+        "/commerce/api/products".into(),
+        vec![("updated_at_min", since)],
+    )
+    .await;
+    let changed = changed["products"].as_array().unwrap();
+    assert_eq!(changed.len(), 2);
+    assert_eq!(changed[0]["id"], products["products"][3]["id"]);
+    assert_ne!(
+        changed[0]["variants"][0]["inventory_quantity"],
+        products["products"][3]["variants"][0]["inventory_quantity"]
+    );
+    assert_eq!(changed[1]["updated_at"], "2027-01-15T08:00:05+00:00");
+
+    // The key is checked; faults reach the shop API too.
+    let resp = env
+        .http
+        .get(env.url("/commerce/api/orders"))
+        .bearer_auth("sk_sandbox_unknown")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["error"],
+        "invalid_api_key"
+    );
+    env.sandbox.inject_data_failure(
+        DataFailure::new(DataFailureKind::InvalidToken, 1).for_type(DataType::CommerceOrders),
+    );
+    let (status, body) = get("/commerce/api/orders".into(), vec![]).await;
+    assert_eq!(
+        (status, s(&body["error"])),
+        (StatusCode::UNAUTHORIZED, "invalid_api_key")
+    );
+    env.sandbox.inject_data_failure(
+        DataFailure::new(DataFailureKind::RateLimited, 1)
+            .for_type(DataType::CommerceOrders)
+            .on_page(2),
+    );
+    let (status, _) = get("/commerce/api/orders".into(), vec![("page", "2".into())]).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    let stats = env.sandbox.stats();
+    assert_eq!(
+        stats.data_requests_by_type["commerce-orders"],
+        3 + 1 + 1 + 1 + 1 + 1
+    );
+    assert_eq!(stats.commerce_requests, stats.data_requests);
+}
+
+#[tokio::test]
+async fn admin_data_settings() {
+    let env = start(SandboxConfig::default()).await;
+    let g = env.sandbox.mint("Admin Data Ltd").await.unwrap();
+    let path = format!("/admin/data/{}", g.tenant_id);
+    let (status, info) = env.admin(reqwest::Method::GET, &path, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(info["kind"], "organisation");
+    assert_eq!(info["name"], "Admin Data Ltd");
+    assert_eq!(info["counts"]["invoices"], 400);
+    assert_eq!(info["counts"]["company"], 1);
+    assert!(info["counts"].get("commerce-orders").is_none());
+    assert_eq!(info["touched"], json!({}));
+
+    let (status, info) = env
+        .admin(
+            reqwest::Method::POST,
+            &path,
+            Some(json!({"invoices": 100000, "bankTransactions": 100000})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{info}");
+    assert_eq!(info["profile"]["invoices"], 100_000);
+    assert_eq!(info["counts"]["bankTransactions"], 100_000);
+    assert_eq!(info["counts"]["bills"], 250);
+    let got = env
+        .data(
+            "/api/invoices",
+            &g.access_token,
+            &[("page", "100"), ("pageSize", "1000")],
+        )
+        .await;
+    assert_eq!(got.body["Invoices"].as_array().unwrap().len(), 1000);
+    assert_eq!(got.body["Invoices"][999]["InvoiceNumber"], "INV-100000");
+
+    for body in [
+        json!({"payments": 100001}),
+        json!({"customers": 0}),
+        json!({"invoicez": 1}),
+        json!({"invoices": -1}),
+    ] {
+        let (status, b) = env
+            .admin(reqwest::Method::POST, &path, Some(body.clone()))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {b}");
+    }
+    let (status, _) = env
+        .admin(reqwest::Method::GET, "/admin/data/nobody", None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = env
+        .admin(
+            reqwest::Method::POST,
+            "/admin/data/nobody",
+            Some(json!({"invoices": 1})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    env.sandbox
+        .touch_data(&g.tenant_id, DataType::Bills, TouchSelection::Spread(3))
+        .await
+        .unwrap();
+    let (_, info) = env.admin(reqwest::Method::GET, &path, None).await;
+    assert_eq!(info["touched"], json!({"bills": 3}));
+    let (status, info) = env.admin(reqwest::Method::DELETE, &path, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(info["counts"]["invoices"], 400);
+    assert_eq!(info["touched"], json!({}));
+
+    // Minting with data over HTTP; a bad profile mints nothing.
+    let (status, minted) = env
+        .admin(
+            reqwest::Method::POST,
+            "/admin/mint",
+            Some(json!({"companyName": "Big Ltd", "data": {"invoices": 5}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let counts = env
+        .sandbox
+        .data_counts(s(&minted["tenant_id"]))
+        .await
+        .unwrap();
+    assert_eq!(counts[&DataType::Invoices], 5);
+    assert_eq!(
+        counts[&DataType::Payments],
+        3,
+        "payments follow the invoices"
+    );
+    let before = env.sandbox.stats();
+    for (route, body) in [
+        (
+            "/admin/mint",
+            json!({"companyName": "Bad Ltd", "data": {"payments": 9999}}),
+        ),
+        (
+            "/admin/commerce/stores",
+            json!({"name": "Bad Shop", "data": {"commerce-products": 0}}),
+        ),
+        ("/admin/commerce/stores", json!({"data": {"invoicez": 1}})),
+    ] {
+        let (status, _) = env
+            .admin(reqwest::Method::POST, route, Some(body.clone()))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    }
+    assert_eq!(env.sandbox.stats(), before);
+    let store = env.sandbox.mint_commerce_store(None).await.unwrap();
+    let (_, info) = env
+        .admin(
+            reqwest::Method::GET,
+            &format!("/admin/data/{}", store.store_id),
+            None,
+        )
+        .await;
+    assert_eq!(info["kind"], "store");
+    assert_eq!(info["counts"]["commerce-orders"], 400);
+    assert!(info["counts"].get("invoices").is_none());
+    assert_eq!(
+        env.sandbox
+            .data_record(&store.store_id, DataType::Invoices, 0)
+            .await
+            .unwrap(),
+        None
+    );
+}

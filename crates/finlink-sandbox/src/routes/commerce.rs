@@ -16,7 +16,7 @@ use crate::control::bump;
 
 const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 
-fn invalid_api_key(description: &str) -> Response {
+pub(crate) fn invalid_api_key(description: &str) -> Response {
     let mut resp = oauth_error(StatusCode::UNAUTHORIZED, "invalid_api_key", description);
     resp.headers_mut().insert(
         header::WWW_AUTHENTICATE,
@@ -26,7 +26,7 @@ fn invalid_api_key(description: &str) -> Response {
 }
 
 /// The API key sent with the request: the Bearer credential, else the `X-Api-Key` header.
-fn api_key(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn api_key(headers: &HeaderMap) -> Option<String> {
     bearer(headers).or_else(|| {
         let key = headers.get(X_API_KEY)?.to_str().ok()?.trim();
         (!key.is_empty()).then(|| key.to_owned())

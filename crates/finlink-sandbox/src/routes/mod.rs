@@ -1,11 +1,12 @@
 //! The sandbox's HTTP surface, one file per concern: `authorize.rs` (consent), `token.rs`
 //! (token and revocation endpoints, client authentication), `resource.rs` (identity and the
-//! minimal data API), `commerce.rs` (the Commerce Sandbox API-key API), `admin.rs` (test
-//! controls), and the stylesheet here.
+//! ping call), `data.rs` (the accounting and commerce data API), `commerce.rs` (the Commerce
+//! Sandbox's key check), `admin.rs` (test controls), and the stylesheet here.
 
 mod admin;
 mod authorize;
 mod commerce;
+mod data;
 mod resource;
 mod token;
 
@@ -23,7 +24,7 @@ use crate::{Sandbox, paths};
 const CSS: &str = include_str!("../../assets/sandbox.css");
 
 pub(crate) fn router(sandbox: Sandbox) -> Router {
-    Router::new()
+    data::routes(Router::new())
         .route(
             paths::AUTHORIZE,
             get(authorize::show).post(authorize::answer),
@@ -41,6 +42,17 @@ pub(crate) fn router(sandbox: Sandbox) -> Router {
         .route(paths::ADMIN_STATS, get(admin::stats))
         .route(paths::ADMIN_COMMERCE_STORES, post(admin::mint_store))
         .route(paths::COMMERCE_STORE, get(commerce::store))
+        .route(
+            paths::ADMIN_DATA,
+            get(admin::data_info)
+                .post(admin::data_set)
+                .delete(admin::data_reset),
+        )
+        .route(paths::ADMIN_DATA_TOUCH, post(admin::data_touch))
+        .route(
+            paths::ADMIN_DATA_FAILURES,
+            post(admin::data_inject).delete(admin::data_clear),
+        )
         .layer(DefaultBodyLimit::max(64 * 1024))
         .with_state(sandbox)
 }

@@ -10,7 +10,7 @@ use super::{internal, no_store_json, oauth_error};
 use crate::Sandbox;
 use crate::grants::{self, Organisation};
 
-fn invalid_token(description: &str) -> Response {
+pub(crate) fn invalid_token(description: &str) -> Response {
     let mut resp = oauth_error(StatusCode::UNAUTHORIZED, "invalid_token", description);
     resp.headers_mut().insert(
         header::WWW_AUTHENTICATE,
