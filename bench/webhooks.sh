@@ -9,6 +9,9 @@
 #                                                #   postgres://postgres@127.0.0.1:5432/test)
 #   EVENTS=2000 ENGINES=sqlite bench/webhooks.sh
 #   EVENTS=6000 RATE=250 bench/webhooks.sh       # paced: latency at a load finlink keeps up with
+#   CONSUMERS=4 bench/webhooks.sh                # every event to 4 consumers (deliveries = 4 x events)
+#   BACKLOG=1 bench/webhooks.sh                  # make every event first (no worker running), then
+#                                                #   time the workers draining the backlog
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EVENTS=${EVENTS:-20000}
@@ -17,6 +20,8 @@ CONCURRENCY=${CONCURRENCY:-64}
 BASELINE_CONCURRENCY=${BASELINE_CONCURRENCY:-16,$CONCURRENCY}
 IN_FLIGHT=${IN_FLIGHT:-32}
 RATE=${RATE:-}            # events/s, paced; unset: as fast as IN_FLIGHT calls go
+CONSUMERS=${CONSUMERS:-1}
+BACKLOG=${BACKLOG:-}
 # workers.poll_ms values to run each engine with: finlink's default (1000), and its minimum (10),
 # which shows what the rest of the delivery path does when the workers look for work that often.
 POLLS=${POLLS:-1000 10}
@@ -63,9 +68,11 @@ for engine in ${ENGINES:-sqlite postgres}; do
 
     pace=("as fast as $IN_FLIGHT create_company calls in flight go") rate_arg=()
     if [ -n "$RATE" ]; then pace=("paced at $RATE/s, at most $IN_FLIGHT create_company calls in flight"); rate_arg=(--rate "$RATE"); fi
-    echo "== $engine, workers.poll_ms $poll: $EVENTS company.created events (${pace[0]}) delivered to the receiver"
+    mode=() what="while they are made"
+    if [ -n "$BACKLOG" ]; then mode=(--backlog); what="made first with no worker running, then drained (the rate counts from the workers' start)"; fi
+    echo "== $engine, workers.poll_ms $poll: $EVENTS company.created events (${pace[0]}) to $CONSUMERS consumer(s) on the receiver, $what"
     err="$work/run.$engine.$poll.err"
-    if ! run=$(env "${envs[@]}" "$BENCH" webhook-run --events "$EVENTS" --in-flight "$IN_FLIGHT" "${rate_arg[@]}" --timeout-secs "$RUN_TIMEOUT" 2>"$err"); then
+    if ! run=$(env "${envs[@]}" "$BENCH" webhook-run --events "$EVENTS" --in-flight "$IN_FLIGHT" "${rate_arg[@]}" --timeout-secs "$RUN_TIMEOUT" --consumers "$CONSUMERS" "${mode[@]}" 2>"$err"); then
         echo "run failed:"; tail -20 "$err"; drop; exit 1
     fi
     drop
@@ -75,8 +82,8 @@ for engine in ${ENGINES:-sqlite postgres}; do
         echo "  gave up after $RUN_TIMEOUT s (RUN_TIMEOUT) with $(echo "$run" | kv delivered) of $EVENTS delivered: the rate is up to then, the latencies are lower bounds"
         ge='>='
     fi
-    printf '%-38s %8s deliveries/s   (%s in %s s from the first event to the last delivery; ratio to the receiver alone at %s in flight %s)\n' \
-        "finlink $engine, poll $poll ms: deliveries" "$rate" "$(echo "$run" | kv delivered)" "$(echo "$run" | kv secs)" "$CONCURRENCY" \
+    printf '%-38s %8s deliveries/s   (%s in %s s from %s to the last delivery; ratio to the receiver alone at %s in flight %s)\n' \
+        "finlink $engine, poll $poll ms: deliveries" "$rate" "$(echo "$run" | kv delivered)" "$(echo "$run" | kv secs)" "$([ -n "$BACKLOG" ] && echo "the workers' start" || echo "the first event")" "$CONCURRENCY" \
         "$(echo "scale=3; $rate / $base_rps" | bc)"
     printf '  events made in %s s (%s events/s); %s delivered meanwhile (%s/s), the rest in %s s after' \
         "$(echo "$run" | kv make_secs)" "$(echo "$run" | kv events_per_sec)" "$(echo "$run" | kv delivered_while_making)" \

@@ -104,6 +104,13 @@ enum Cmd {
         rate: Option<f64>,
         #[arg(long, default_value_t = 600)]
         timeout_secs: u64,
+        /// Webhook consumers, each receiving every event (deliveries = events x consumers).
+        #[arg(long, default_value_t = 1)]
+        consumers: usize,
+        /// Make every event first with no worker running, then start the workers and time
+        /// how fast they drain the backlog.
+        #[arg(long)]
+        backlog: bool,
     },
 }
 
@@ -138,7 +145,9 @@ async fn main() -> anyhow::Result<()> {
             in_flight,
             rate,
             timeout_secs,
-        } => webhooks::webhook_run(events, in_flight, rate, timeout_secs).await,
+            consumers,
+            backlog,
+        } => webhooks::webhook_run(events, in_flight, rate, timeout_secs, consumers, backlog).await,
     }
 }
 

@@ -62,6 +62,8 @@ struct Receipt {
     generated_ms: Option<i64>,
     /// `webhook-id`.
     msg_id: Option<String>,
+    /// Which consumer it was sent to (`/hook/{k}`).
+    consumer: usize,
 }
 
 struct Receiver {
@@ -74,6 +76,7 @@ struct Receiver {
 
 async fn receive(
     State(r): State<Arc<Receiver>>,
+    axum::extract::Path(consumer): axum::extract::Path<usize>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> StatusCode {
@@ -102,6 +105,7 @@ async fn receive(
             .get("webhook-id")
             .and_then(|h| h.to_str().ok())
             .map(str::to_owned),
+        consumer,
     };
     if let Ok(mut got) = r.got.lock() {
         got.push(receipt);
@@ -119,10 +123,11 @@ async fn start_receiver(t: Stopwatch) -> anyhow::Result<(Arc<Receiver>, String)>
         unsigned: AtomicUsize::new(0),
     });
     let router = axum::Router::new()
-        .route("/hook", axum::routing::post(receive))
+        .route("/hook/{consumer}", axum::routing::post(receive))
         .with_state(Arc::clone(&r));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}/hook", listener.local_addr()?);
+    // Consumer k posts to `{url}/{k}`.
     tokio::spawn(async move { axum::serve(listener, router).await });
     Ok((r, url))
 }
@@ -149,6 +154,7 @@ fn loadavg() -> String {
 pub async fn webhook_baseline(requests: usize, concurrencies: &[usize]) -> anyhow::Result<()> {
     let t = Stopwatch::start();
     let (receiver, url) = start_receiver(t).await?;
+    let url = format!("{url}/0");
     let sender = WebhookSender::new(TargetPolicy {
         allow_http: true,
         allow_private: true,
@@ -229,13 +235,17 @@ pub async fn webhook_run(
     in_flight: usize,
     rate: Option<f64>,
     timeout_secs: u64,
+    consumers: usize,
+    backlog: bool,
 ) -> anyhow::Result<()> {
     init_logging();
+    let consumers = consumers.max(1);
     // Environment (FINLINK_DATA_DIR / FINLINK_DATABASE_URL / FINLINK_WORKERS__...) picks the
     // engine and the workers' settings, as for finlink.
     let mut cfg = Config::load(None, &finlink::config::Overrides::default())?;
     cfg.listen = String::from("127.0.0.1:0");
-    cfg.workers.enabled = true;
+    // Backlog: the events are all made first, with no worker running; then workers start.
+    cfg.workers.enabled = !backlog;
     cfg.webhooks.allow_http = true;
     cfg.webhooks.allow_private_targets = true;
     let t = Stopwatch::start();
@@ -243,16 +253,21 @@ pub async fn webhook_run(
     let server = finlink::spawn(&cfg, Arc::new(SystemClock)).await?;
     let app = server.app.clone();
     let client = app.create_client("webhook bench").await.map_err(domain)?.id;
-    let consumer = app
-        .create_webhook(
-            client,
-            ConsumerInput {
-                url: Some(url),
-                ..ConsumerInput::default()
-            },
-        )
-        .await
-        .map_err(domain)?;
+    let mut consumer_ids = Vec::new();
+    for k in 0..consumers {
+        let c = app
+            .create_webhook(
+                client,
+                ConsumerInput {
+                    url: Some(format!("{url}/{k}")),
+                    ..ConsumerInput::default()
+                },
+            )
+            .await
+            .map_err(domain)?;
+        consumer_ids.push(c.id);
+    }
+    let expected = events * consumers;
     let load_start = loadavg();
 
     let created = Arc::new(AtomicUsize::new(0));
@@ -308,8 +323,16 @@ pub async fn webhook_run(
         .await?;
     let made = t.seconds();
     let commit_at: HashMap<String, f64> = commits.into_iter().collect();
+    let (stop_workers, workers) = if backlog {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        (Some(tx), Some(finlink::spawn_workers(&cfg, &app, rx)))
+    } else {
+        (None, None)
+    };
+    // Deliveries are counted from here: the first event (live), or the workers' start (backlog).
+    let start = if backlog { t.seconds() } else { t0 };
 
-    // Wait for every event's delivery.
+    // Wait for every event's delivery to every consumer.
     let mut timed_out = false;
     loop {
         let matched = {
@@ -319,12 +342,14 @@ pub async fn webhook_run(
                 .map_err(|_| anyhow::anyhow!("receiver poisoned"))?;
             got.iter()
                 .filter(|r| r.id.as_ref().is_some_and(|id| commit_at.contains_key(id)))
-                .count()
+                .map(|r| (r.consumer, r.id.as_deref()))
+                .collect::<std::collections::HashSet<_>>()
+                .len()
         };
-        if matched >= events {
+        if matched >= expected {
             break;
         }
-        if t.seconds() - t0 > timeout_secs as f64 {
+        if t.seconds() - start > timeout_secs as f64 {
             timed_out = true;
             break;
         }
@@ -339,26 +364,26 @@ pub async fn webhook_run(
             .got
             .lock()
             .map_err(|_| anyhow::anyhow!("receiver poisoned"))?;
-        let mut first: HashMap<&str, &Receipt> = HashMap::new();
+        let mut first: HashMap<(usize, &str), &Receipt> = HashMap::new();
         let mut seen_msgs = std::collections::HashSet::new();
         let (mut dups, mut others) = (0usize, 0usize);
         for r in got.iter() {
             if let Some(m) = &r.msg_id
-                && !seen_msgs.insert(m.as_str())
+                && !seen_msgs.insert((r.consumer, m.as_str()))
             {
                 dups += 1;
             }
             match r.id.as_deref().filter(|id| commit_at.contains_key(*id)) {
                 Some(id) => {
-                    first.entry(id).or_insert(r);
+                    first.entry((r.consumer, id)).or_insert(r);
                 }
                 None => others += 1,
             }
         }
-        let mut lat = Vec::with_capacity(commit_at.len());
+        let mut lat = Vec::with_capacity(expected);
         let mut gen_lat = Vec::with_capacity(first.len());
-        let (mut last, mut during, mut early) = (t0, 0usize, 0usize);
-        for (id, r) in &first {
+        let (mut last, mut during, mut early) = (start, 0usize, 0usize);
+        for ((_, id), r) in &first {
             let committed = commit_at.get(*id).copied().unwrap_or(r.at);
             // Delivered before the harness saw create_company return: counts as 0.
             if r.at < committed {
@@ -377,8 +402,10 @@ pub async fn webhook_run(
         // Not delivered when the run gave up: at least this long (the percentiles become lower
         // bounds).
         for (id, committed) in &commit_at {
-            if !first.contains_key(id.as_str()) {
-                lat.push(waited - committed);
+            for k in 0..consumers {
+                if !first.contains_key(&(k, id.as_str())) {
+                    lat.push(waited - committed);
+                }
             }
         }
         lat.sort_by(f64::total_cmp);
@@ -386,27 +413,35 @@ pub async fn webhook_run(
         (delivered, lat, gen_lat, last, during, early, dups, others)
     };
     let jobs = app.store.job_state_counts().await.map_err(domain)?;
-    let deliveries = app
-        .list_webhook_deliveries(
-            client,
-            consumer.id,
-            finlink_domain::paging::PageRequest::new(Some(1), Some(1)).map_err(domain)?,
-        )
-        .await
-        .map_err(domain)?
-        .total;
+    let mut deliveries = 0;
+    for id in &consumer_ids {
+        deliveries += app
+            .list_webhook_deliveries(
+                client,
+                *id,
+                finlink_domain::paging::PageRequest::new(Some(1), Some(1)).map_err(domain)?,
+            )
+            .await
+            .map_err(domain)?
+            .total;
+    }
     let make_secs = made - t0;
-    let secs = if timed_out { waited - t0 } else { last - t0 };
+    let secs = if timed_out {
+        waited - start
+    } else {
+        last - start
+    };
     let drain_secs = if timed_out {
         waited - made
     } else {
         (last - made).max(0.0)
     };
     println!(
-        "events={events} delivered={delivered} timed_out={} secs={secs:.2} rate={:.0} make_secs={make_secs:.2} events_per_sec={:.0} \
+        "events={events} consumers={consumers} backlog={} expected={expected} delivered={delivered} timed_out={} secs={secs:.2} rate={:.0} make_secs={make_secs:.2} events_per_sec={:.0} \
          delivered_while_making={during} rate_while_making={:.0} drain_secs={drain_secs:.2} drain_rate={:.0} p50_ms={:.1} p90_ms={:.1} p99_ms={:.1} max_ms={:.1} \
          gen_p50_ms={:.0} gen_p99_ms={:.0} gen_max_ms={:.0} early={early} duplicates={dups} other_posts={others} \
          unsigned={} delivery_rows={deliveries} load_start={load_start} load_end={load_end} jobs={jobs:?}",
+        u8::from(backlog),
         u8::from(timed_out),
         delivered as f64 / secs,
         events as f64 / make_secs,
@@ -421,6 +456,10 @@ pub async fn webhook_run(
         pct_ms(&gen_lat, 1.0),
         receiver.unsigned.load(Ordering::Relaxed),
     );
+    if let (Some(stop), Some(workers)) = (stop_workers, workers) {
+        let _ = stop.send(true);
+        let _ = workers.await;
+    }
     server.shutdown().await?;
     Ok(())
 }
