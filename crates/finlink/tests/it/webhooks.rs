@@ -378,8 +378,80 @@ async fn private_targets_are_refused(engine: Engine) {
     ts.stop().await;
 }
 
+/// A company's events share a lane and are claimed together; a failed attempt holds back the
+/// rest of its lane until its retry, so they still arrive in order.
+async fn lane_holds_back_after_a_failure(ts: &TestServer) {
+    let (rx, url) = receiver().await;
+    let (s, consumer) = create(ts, json!({"url": url})).await;
+    assert_eq!(s, 201, "{consumer}");
+    let id = consumer["id"].as_str().unwrap().to_owned();
+    let c = ts.company("In Order Ltd").await;
+    let cid = c["id"].as_str().unwrap();
+    let (s, _) = ts
+        .call(ts.req(Method::DELETE, &format!("/companies/{cid}")))
+        .await;
+    assert_eq!(s, 204);
+    rx.script.lock().await.push_back(503);
+    assert_eq!(ts.run_jobs().await, 2, "both claimed in one group");
+    assert_eq!(rx.hits.lock().await.len(), 1, "the second was held back");
+    let (_, log) = ts.get(&format!("/webhooks/{id}/deliveries")).await;
+    let by_type = |t: &str| {
+        log["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["eventType"] == t)
+            .unwrap()
+            .clone()
+    };
+    let (created, deleted) = (by_type("company.created"), by_type("company.deleted"));
+    assert_eq!(
+        (
+            created["attempts"].clone(),
+            created["responseStatus"].clone()
+        ),
+        (json!(1), json!(503))
+    );
+    assert_eq!(deleted["attempts"], 0, "{deleted}");
+    assert_eq!(deleted["status"], "pending");
+    assert_eq!(deleted["nextAttemptAt"], created["nextAttemptAt"]);
+    ts.clock.advance_millis(6_000);
+    assert_eq!(ts.run_jobs().await, 2);
+    let hits = rx.hits.lock().await;
+    let types: Vec<String> = hits
+        .iter()
+        .map(|(_, b)| {
+            serde_json::from_str::<Value>(b).unwrap()["eventType"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        types,
+        ["company.created", "company.created", "company.deleted"]
+    );
+}
+
 mod engines {
     use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn lane_order_sqlite() {
+        let ts = start(Engine::Sqlite).await;
+        lane_holds_back_after_a_failure(&ts).await;
+        ts.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn lane_order_postgres() {
+        if std::env::var("FINLINK_TEST_POSTGRES_URL").is_err() {
+            return;
+        }
+        let ts = start(Engine::Postgres).await;
+        lane_holds_back_after_a_failure(&ts).await;
+        ts.stop().await;
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn deliveries_sqlite() {
