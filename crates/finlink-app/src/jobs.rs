@@ -70,6 +70,78 @@ fn groups(jobs: Vec<Job>) -> Vec<Vec<Job>> {
     out
 }
 
+/// Records the outcomes of every group a process runs in shared transactions: one writer takes
+/// whatever groups have finished meanwhile and writes them together, so under load a commit
+/// (and, on PostgreSQL, a WAL flush) covers many groups, and when idle a group's outcome is
+/// written at once. A group waits for its outcome to be recorded before its slot (and its key)
+/// is free again.
+#[derive(Clone)]
+pub(crate) struct Recorder {
+    tx: tokio::sync::mpsc::Sender<RecordRequest>,
+}
+
+type RecordRequest = (
+    Vec<JobRecord>,
+    tokio::sync::oneshot::Sender<Result<Vec<bool>>>,
+);
+
+/// The most outcomes one shared transaction records.
+const RECORD_BATCH: usize = 1024;
+
+impl Recorder {
+    /// Starts the writer; it stops when the last `Recorder` is dropped.
+    fn start(app: &App) -> Self {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<RecordRequest>(1024);
+        let store = Arc::clone(&app.store);
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut waiting = vec![first];
+                let mut n = waiting[0].0.len();
+                while n < RECORD_BATCH {
+                    match rx.try_recv() {
+                        Ok(more) => {
+                            n += more.0.len();
+                            waiting.push(more);
+                        }
+                        Err(_) => break,
+                    }
+                }
+                let mut all = Vec::with_capacity(n);
+                let mut replies = Vec::with_capacity(waiting.len());
+                for (records, reply) in waiting {
+                    replies.push((records.len(), reply));
+                    all.extend(records);
+                }
+                match store.record_jobs(&all).await {
+                    Ok(applied) => {
+                        let mut applied = applied.into_iter();
+                        for (len, reply) in replies {
+                            let _ = reply.send(Ok(applied.by_ref().take(len).collect()));
+                        }
+                    }
+                    Err(e) => {
+                        for (_, reply) in replies {
+                            let _ = reply.send(Err(Error::internal(e.to_string())));
+                        }
+                    }
+                }
+            }
+        });
+        Self { tx }
+    }
+
+    async fn record(&self, records: Vec<JobRecord>) -> Result<Vec<bool>> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.tx
+            .send((records, reply))
+            .await
+            .map_err(|_| Error::internal("the outcome writer stopped"))?;
+        answer
+            .await
+            .map_err(|_| Error::internal("the outcome writer stopped"))?
+    }
+}
+
 /// What running a job came to.
 #[derive(Debug)]
 pub enum JobOutcome {
@@ -125,7 +197,7 @@ impl App {
         let n = jobs.len();
         let runs = groups(jobs)
             .into_iter()
-            .map(|group| self.run_group(group, lease_secs));
+            .map(|group| self.run_group(group, lease_secs, None));
         futures::future::join_all(runs).await;
         Ok(n)
     }
@@ -133,7 +205,7 @@ impl App {
     /// Runs a claimed group (one job, or a concurrency key's jobs in order), heartbeating the
     /// leases of the jobs not yet recorded, and records the outcomes together: at the end, or
     /// every [`RECORD_EVERY`] while a long group runs.
-    async fn run_group(&self, jobs: Vec<Job>, lease_secs: i64) {
+    async fn run_group(&self, jobs: Vec<Job>, lease_secs: i64, recorder: Option<&Recorder>) {
         let open: Arc<std::sync::Mutex<Vec<(uuid::Uuid, i64)>>> = Arc::new(std::sync::Mutex::new(
             jobs.iter().map(|j| (j.id, j.fence)).collect(),
         ));
@@ -187,10 +259,10 @@ impl App {
             }
             records.push(self.record_of(job, result));
             if since.seconds() >= RECORD_EVERY.as_secs_f64() {
-                self.record(&mut records, &open).await;
+                self.record(&mut records, &open, recorder).await;
             }
         }
-        self.record(&mut records, &open).await;
+        self.record(&mut records, &open, recorder).await;
     }
 
     /// What to record for a job's run.
@@ -238,25 +310,31 @@ impl App {
         &self,
         records: &mut Vec<JobRecord>,
         open: &std::sync::Mutex<Vec<(uuid::Uuid, i64)>>,
+        recorder: Option<&Recorder>,
     ) {
         if records.is_empty() {
             return;
         }
         let batch = std::mem::take(records);
-        match self.store.record_jobs(&batch).await {
+        let ids: Vec<uuid::Uuid> = batch.iter().map(|r| r.id).collect();
+        let recorded = match recorder {
+            Some(r) => r.record(batch).await,
+            None => self.store.record_jobs(&batch).await,
+        };
+        match recorded {
             Ok(applied) => {
-                for (r, ok) in batch.iter().zip(applied) {
+                for (id, ok) in ids.iter().zip(applied) {
                     if !ok {
-                        tracing::warn!(job_id = %r.id, "job: another worker took it over; its outcome here is not recorded");
+                        tracing::warn!(job_id = %id, "job: another worker took it over; its outcome here is not recorded");
                     }
                 }
             }
             Err(e) => {
-                tracing::error!(error = %e, jobs = batch.len(), "job: cannot record the outcomes; the jobs run again when their leases expire")
+                tracing::error!(error = %e, jobs = ids.len(), "job: cannot record the outcomes; the jobs run again when their leases expire")
             }
         }
         if let Ok(mut v) = open.lock() {
-            v.retain(|(id, _)| !batch.iter().any(|r| r.id == *id));
+            v.retain(|(id, _)| !ids.contains(id));
         }
     }
 
@@ -310,6 +388,7 @@ pub async fn run_workers(
     tracing::info!(owner = %owner, concurrency = settings.concurrency, "workers started");
     let mut next_prune = app.clock.now();
     let mut last_claim = finlink_domain::clock::Stopwatch::start();
+    let recorder = Recorder::start(&app);
     loop {
         if *stop.borrow() {
             break;
@@ -364,8 +443,9 @@ pub async fn run_workers(
             let app = app.clone();
             let lease = settings.lease_secs;
             let finished = Arc::clone(&finished);
+            let recorder = recorder.clone();
             tokio::spawn(async move {
-                app.run_group(group, lease).await;
+                app.run_group(group, lease, Some(&recorder)).await;
                 drop(permit);
                 finished.notify_one();
             });

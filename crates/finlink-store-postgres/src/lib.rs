@@ -162,33 +162,68 @@ impl PostgresStore {
             .await
             .map_err(db_error)?;
         }
-        for d in &effects.deliveries {
-            let r = DeliveryRow::from_domain(d);
+        // Many consumers make many deliveries and jobs per event: one statement each, from
+        // arrays, whatever their number.
+        if !effects.deliveries.is_empty() {
+            let rows: Vec<DeliveryRow> = effects
+                .deliveries
+                .iter()
+                .map(DeliveryRow::from_domain)
+                .collect();
+            let text = |f: fn(&DeliveryRow) -> &String| -> Vec<String> {
+                rows.iter().map(|r| f(r).clone()).collect()
+            };
             // A delivery whose consumer was deleted meanwhile is dropped.
             sqlx::query(&format!(
-                "INSERT INTO webhook_deliveries ({DELIVERY_COLUMNS}) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 \
-                 WHERE EXISTS (SELECT 1 FROM webhook_consumers WHERE id = $3)"
+                "INSERT INTO webhook_deliveries ({DELIVERY_COLUMNS}) SELECT u.* FROM unnest($1::text[], $2::text[], \
+                 $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], \
+                 $11::bigint[], $12::text[], $13::bigint[], $14::bigint[]) AS u({DELIVERY_COLUMNS}) \
+                 WHERE EXISTS (SELECT 1 FROM webhook_consumers c WHERE c.id = u.consumer_id)"
             ))
-            .bind(&r.id)
-            .bind(&r.client_id)
-            .bind(&r.consumer_id)
-            .bind(&r.event_id)
-            .bind(&r.event_type)
-            .bind(r.event_at)
-            .bind(&r.state)
-            .bind(r.attempts)
-            .bind(r.last_attempt_at)
-            .bind(r.response_status)
-            .bind(r.duration_ms)
-            .bind(&r.response_body)
-            .bind(r.next_attempt_at)
-            .bind(r.created)
+            .bind(text(|r| &r.id))
+            .bind(text(|r| &r.client_id))
+            .bind(text(|r| &r.consumer_id))
+            .bind(text(|r| &r.event_id))
+            .bind(text(|r| &r.event_type))
+            .bind(rows.iter().map(|r| r.event_at).collect::<Vec<_>>())
+            .bind(text(|r| &r.state))
+            .bind(rows.iter().map(|r| r.attempts).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.last_attempt_at).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.response_status).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.duration_ms).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.response_body.clone()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.next_attempt_at).collect::<Vec<_>>())
+            .bind(rows.iter().map(|r| r.created).collect::<Vec<_>>())
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
         }
-        for j in &effects.jobs {
-            enqueue_job_on(&mut *tx, j).await?;
+        match effects.jobs.as_slice() {
+            [] => {}
+            [one] => {
+                enqueue_job_on(&mut *tx, one).await?;
+            }
+            jobs => {
+                sqlx::query(
+                    "INSERT INTO jobs (id, kind, payload, run_at, attempts, max_attempts, state, fence, \
+                     idempotency_key, concurrency_key, created, updated) \
+                     SELECT u.id, u.kind, u.payload, u.run_at, 0, u.max_attempts, 'queued', 0, u.idem, u.conc, u.created, u.created \
+                     FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::bigint[]) \
+                     AS u(id, kind, payload, run_at, max_attempts, idem, conc, created) \
+                     ON CONFLICT (idempotency_key) DO NOTHING",
+                )
+                .bind(jobs.iter().map(|j| j.id.to_string()).collect::<Vec<_>>())
+                .bind(jobs.iter().map(|j| j.kind.clone()).collect::<Vec<_>>())
+                .bind(jobs.iter().map(|j| j.payload.clone()).collect::<Vec<_>>())
+                .bind(jobs.iter().map(|j| j.run_at.as_millis()).collect::<Vec<_>>())
+                .bind(jobs.iter().map(|j| i64::from(j.max_attempts)).collect::<Vec<_>>())
+                .bind(jobs.iter().map(|j| j.idempotency_key.clone()).collect::<Vec<_>>())
+                .bind(jobs.iter().map(|j| j.concurrency_key.clone()).collect::<Vec<_>>())
+                .bind(jobs.iter().map(|j| j.created.as_millis()).collect::<Vec<_>>())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            }
         }
         Ok(())
     }
@@ -2139,8 +2174,17 @@ impl Store for PostgresStore {
         if records.is_empty() {
             return Ok(Vec::new());
         }
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
-        let mut applied = Vec::with_capacity(records.len());
+        // Two statements whatever the batch's size: the jobs, then the deliveries of the jobs
+        // whose fence held, each from arrays.
+        let n = records.len();
+        let (mut ids, mut fences, mut states, mut run_ats, mut errors, mut ats) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
         for r in records {
             let (state, run_at, error) = match &r.result {
                 JobResult::Done => ("done", None, None),
@@ -2149,46 +2193,64 @@ impl Store for PostgresStore {
                 }
                 JobResult::Dead { error } => ("dead", None, Some(job_error(error))),
             };
-            let n = sqlx::query(
-                "UPDATE jobs SET state = $3, run_at = COALESCE($4, run_at), \
-                 last_error = CASE WHEN $3 = 'done' THEN last_error ELSE $5 END, \
-                 lease_owner = NULL, lease_expires = NULL, updated = $6 \
-                 WHERE id = $1 AND fence = $2 AND state = 'running'",
+            ids.push(r.id.to_string());
+            fences.push(r.fence);
+            states.push(state);
+            run_ats.push(run_at);
+            errors.push(error);
+            ats.push(r.at.as_millis());
+        }
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let applied: Vec<String> = sqlx::query_scalar(
+            "UPDATE jobs j SET state = u.state, run_at = COALESCE(u.run_at, j.run_at), \
+             last_error = CASE WHEN u.state = 'done' THEN j.last_error ELSE u.error END, \
+             lease_owner = NULL, lease_expires = NULL, updated = u.at \
+             FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::bigint[]) \
+             AS u(id, fence, state, run_at, error, at) \
+             WHERE j.id = u.id AND j.fence = u.fence AND j.state = 'running' RETURNING j.id",
+        )
+        .bind(&ids)
+        .bind(&fences)
+        .bind(&states)
+        .bind(&run_ats)
+        .bind(&errors)
+        .bind(&ats)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        let applied: std::collections::HashSet<String> = applied.into_iter().collect();
+        let deliveries: Vec<DeliveryRow> = records
+            .iter()
+            .zip(&ids)
+            .filter(|(_, id)| applied.contains(*id))
+            .filter_map(|(r, _)| r.delivery.as_ref().map(DeliveryRow::from_domain))
+            .collect();
+        if !deliveries.is_empty() {
+            let col = |f: fn(&DeliveryRow) -> Option<i64>| -> Vec<Option<i64>> {
+                deliveries.iter().map(f).collect()
+            };
+            sqlx::query(
+                "UPDATE webhook_deliveries d SET state = u.state, attempts = u.attempts, \
+                 last_attempt_at = u.last_attempt_at, response_status = u.response_status, \
+                 duration_ms = u.duration_ms, response_body = u.response_body, next_attempt_at = u.next_attempt_at \
+                 FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::text[], $8::bigint[]) \
+                 AS u(id, state, attempts, last_attempt_at, response_status, duration_ms, response_body, next_attempt_at) \
+                 WHERE d.id = u.id",
             )
-            .bind(r.id.to_string())
-            .bind(r.fence)
-            .bind(state)
-            .bind(run_at)
-            .bind(error)
-            .bind(r.at.as_millis())
+            .bind(deliveries.iter().map(|d| d.id.clone()).collect::<Vec<_>>())
+            .bind(deliveries.iter().map(|d| d.state.clone()).collect::<Vec<_>>())
+            .bind(deliveries.iter().map(|d| d.attempts).collect::<Vec<_>>())
+            .bind(col(|d| d.last_attempt_at))
+            .bind(col(|d| d.response_status))
+            .bind(col(|d| d.duration_ms))
+            .bind(deliveries.iter().map(|d| d.response_body.clone()).collect::<Vec<_>>())
+            .bind(col(|d| d.next_attempt_at))
             .execute(&mut *tx)
             .await
-            .map_err(db_error)?
-            .rows_affected();
-            if n == 1
-                && let Some(d) = &r.delivery
-            {
-                let d = DeliveryRow::from_domain(d);
-                sqlx::query(
-                    "UPDATE webhook_deliveries SET state = $2, attempts = $3, last_attempt_at = $4, \
-                     response_status = $5, duration_ms = $6, response_body = $7, next_attempt_at = $8 WHERE id = $1",
-                )
-                .bind(&d.id)
-                .bind(&d.state)
-                .bind(d.attempts)
-                .bind(d.last_attempt_at)
-                .bind(d.response_status)
-                .bind(d.duration_ms)
-                .bind(&d.response_body)
-                .bind(d.next_attempt_at)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
-            }
-            applied.push(n == 1);
+            .map_err(db_error)?;
         }
         tx.commit().await.map_err(db_error)?;
-        Ok(applied)
+        Ok(ids.iter().map(|id| applied.contains(id)).collect())
     }
 
     async fn get_job(&self, id: uuid::Uuid) -> Result<Option<Job>> {
