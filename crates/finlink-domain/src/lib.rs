@@ -7,6 +7,7 @@ pub mod clock;
 pub mod company;
 pub mod connection;
 pub mod credentials;
+pub mod data;
 pub mod error;
 pub mod event;
 pub mod ids;

@@ -1,4 +1,5 @@
-//! Providers: the catalog of platforms finlink connects to.
+//! Providers: the catalog of platforms finlink connects to, the OAuth client, and the
+//! connectors that pull their data ([`connectors`]).
 //!
 //! The built-in catalog is data, not code: one TOML file per integration under
 //! `catalog/integrations/` and one SVG logo per integration under `catalog/logos/`,
@@ -6,6 +7,7 @@
 //! configuration file; they are merged here.
 
 pub mod catalog;
+pub mod connectors;
 pub mod oauth;
 pub mod webhook;
 
