@@ -70,7 +70,7 @@ fn groups(jobs: Vec<Job>) -> Vec<Vec<Job>> {
     out
 }
 
-/// Records the outcomes of every group a process runs in shared transactions: one writer takes
+/// Records the outcomes of every group a process runs in shared transactions: a writer takes
 /// whatever groups have finished meanwhile and writes them together, so under load a commit
 /// (and, on PostgreSQL, a WAL flush) covers many groups, and when idle a group's outcome is
 /// written at once. A group waits for its outcome to be recorded before its slot (and its key)
@@ -85,49 +85,69 @@ type RecordRequest = (
     tokio::sync::oneshot::Sender<Result<Vec<bool>>>,
 );
 
+/// Transactions recording outcomes at once (each takes whatever finished while the others were
+/// writing); on SQLite they queue for the one writer, on PostgreSQL they commit in parallel.
+const RECORD_WRITERS: usize = 4;
+
 /// The most outcomes one shared transaction records.
 const RECORD_BATCH: usize = 1024;
 
 impl Recorder {
-    /// Starts the writer; it stops when the last `Recorder` is dropped.
+    /// Starts the writers; they stop when the last `Recorder` is dropped.
     fn start(app: &App) -> Self {
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<RecordRequest>(1024);
-        let store = Arc::clone(&app.store);
-        tokio::spawn(async move {
-            while let Some(first) = rx.recv().await {
-                let mut waiting = vec![first];
-                let mut n = waiting[0].0.len();
-                while n < RECORD_BATCH {
-                    match rx.try_recv() {
-                        Ok(more) => {
-                            n += more.0.len();
-                            waiting.push(more);
+        let (tx, rx) = tokio::sync::mpsc::channel::<RecordRequest>(1024);
+        let rx = Arc::new(tokio::sync::Mutex::new(rx));
+        for _ in 0..RECORD_WRITERS {
+            let (store, rx) = (Arc::clone(&app.store), Arc::clone(&rx));
+            tokio::spawn(async move {
+                loop {
+                    // Takes what is waiting (at least one request), then writes it while the
+                    // next writer takes what comes meanwhile.
+                    let waiting = {
+                        let mut rx = rx.lock().await;
+                        let Some(first) = rx.recv().await else {
+                            return;
+                        };
+                        let mut waiting = vec![first];
+                        let mut n = waiting[0].0.len();
+                        while n < RECORD_BATCH {
+                            match rx.try_recv() {
+                                Ok(more) => {
+                                    n += more.0.len();
+                                    waiting.push(more);
+                                }
+                                Err(_) => break,
+                            }
                         }
-                        Err(_) => break,
-                    }
+                        waiting
+                    };
+                    Self::write(store.as_ref(), waiting).await;
                 }
-                let mut all = Vec::with_capacity(n);
-                let mut replies = Vec::with_capacity(waiting.len());
-                for (records, reply) in waiting {
-                    replies.push((records.len(), reply));
-                    all.extend(records);
-                }
-                match store.record_jobs(&all).await {
-                    Ok(applied) => {
-                        let mut applied = applied.into_iter();
-                        for (len, reply) in replies {
-                            let _ = reply.send(Ok(applied.by_ref().take(len).collect()));
-                        }
-                    }
-                    Err(e) => {
-                        for (_, reply) in replies {
-                            let _ = reply.send(Err(Error::internal(e.to_string())));
-                        }
-                    }
+            });
+        }
+        Self { tx }
+    }
+
+    async fn write(store: &dyn finlink_store::Store, waiting: Vec<RecordRequest>) {
+        let mut all = Vec::new();
+        let mut replies = Vec::with_capacity(waiting.len());
+        for (records, reply) in waiting {
+            replies.push((records.len(), reply));
+            all.extend(records);
+        }
+        match store.record_jobs(&all).await {
+            Ok(applied) => {
+                let mut applied = applied.into_iter();
+                for (len, reply) in replies {
+                    let _ = reply.send(Ok(applied.by_ref().take(len).collect()));
                 }
             }
-        });
-        Self { tx }
+            Err(e) => {
+                for (_, reply) in replies {
+                    let _ = reply.send(Err(Error::internal(e.to_string())));
+                }
+            }
+        }
     }
 
     async fn record(&self, records: Vec<JobRecord>) -> Result<Vec<bool>> {
