@@ -2,7 +2,8 @@
 //! database may run them), keep their lease alive with heartbeats while a job runs, and record
 //! the outcome with the fencing token they claimed with, so a worker whose lease ran out (and
 //! whose job another worker took over) cannot commit. A killed worker's jobs run again once
-//! their lease expires. Kinds: `refresh` and `retention` (see `lifecycle`).
+//! their lease expires. Kinds: `refresh` and `retention` (see `lifecycle`), `deliver`
+//! (`webhooks`), `pull` and `read_completed` (`sync`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -388,6 +389,10 @@ impl App {
             crate::lifecycle::RETENTION_JOB => Ok((self.run_retention_job(&payload).await?, None)),
             crate::webhooks::DELIVER_JOB => {
                 self.run_delivery_job(&payload, job.attempts, cache).await
+            }
+            crate::sync::PULL_JOB => Ok((self.run_pull_job(&payload, job.attempts).await?, None)),
+            crate::sync::READ_COMPLETED_JOB => {
+                Ok((self.run_read_completed_job(&payload).await?, None))
             }
             other => Err(Error::internal(format!("unknown job kind '{other}'"))),
         }

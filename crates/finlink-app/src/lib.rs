@@ -19,6 +19,7 @@ pub mod profile;
 pub mod proxy;
 pub mod refresh;
 pub mod rotation;
+pub mod sync;
 pub mod vault;
 pub mod webhooks;
 
@@ -71,6 +72,8 @@ pub struct App {
     pub(crate) refresh_locks: Arc<refresh::RefreshLocks>,
     /// Sends webhooks (public addresses only unless the operator allows private ones).
     pub webhooks: finlink_providers::webhook::WebhookSender,
+    /// The connectors that pull data, by integration and data type.
+    pub connectors: Arc<finlink_providers::connectors::ConnectorRegistry>,
 }
 
 /// What an [`App`] is built from besides the store and the clock.
@@ -104,6 +107,13 @@ impl App {
             .map_err(|e| finlink_domain::Error::internal(e.to_string()))?;
         let webhooks = finlink_providers::webhook::WebhookSender::new(settings.webhook_targets)
             .map_err(|e| finlink_domain::Error::internal(e.to_string()))?;
+        let connectors = Self::build_connectors(
+            &parts.catalog,
+            finlink_providers::connectors::ConnectorEnv::new(
+                settings.internal_url.clone(),
+                Arc::clone(&clock),
+            ),
+        )?;
         Ok(Self {
             store,
             clock,
@@ -115,7 +125,32 @@ impl App {
             key_cache: Arc::default(),
             refresh_locks: Arc::default(),
             webhooks,
+            connectors,
         })
+    }
+
+    fn build_connectors(
+        catalog: &Catalog,
+        env: finlink_providers::connectors::ConnectorEnv,
+    ) -> finlink_domain::Result<Arc<finlink_providers::connectors::ConnectorRegistry>> {
+        finlink_providers::connectors::ConnectorRegistry::built_in(catalog, &env)
+            .map(Arc::new)
+            .map_err(|e| finlink_domain::Error::internal(format!("connectors: {e}")))
+    }
+
+    /// The same services with connectors that wait through `sleeper` (tests give one that moves
+    /// their manual clock instead of sleeping).
+    pub fn with_connector_sleeper(
+        mut self,
+        sleeper: Arc<dyn finlink_providers::connectors::Sleeper>,
+    ) -> finlink_domain::Result<Self> {
+        let mut env = finlink_providers::connectors::ConnectorEnv::new(
+            self.settings.internal_url.clone(),
+            Arc::clone(&self.clock),
+        );
+        env.sleeper = sleeper;
+        self.connectors = Self::build_connectors(&self.catalog, env)?;
+        Ok(self)
     }
 
     /// `{public}/link/company/{id}`: the company's hosted Link journey.

@@ -845,6 +845,7 @@ impl App {
                 integ,
                 input,
                 "link.authorized",
+                lc.connection.status == ConnectionStatus::PendingAuth,
             )
             .await?;
         self.resolve_errors(&linked, now).await?;
@@ -1085,9 +1086,13 @@ impl App {
                 if reconnect { " (reconnected)" } else { "" }
             ),
         );
-        let effects = self
+        let mut effects = self
             .credentials_effects(&lc.connection, integ, &creds)
             .await?;
+        if !reconnect {
+            // Fetch on first link, queued with the status change.
+            effects.pulls = self.first_link_pulls(&lc.connection).await;
+        }
         let linked = match self
             .store
             .store_credentials(&creds, &update, &audit, &effects)

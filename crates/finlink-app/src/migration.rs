@@ -206,12 +206,14 @@ impl App {
         let now = self.clock.now();
         let input = check_fields(&integ, body, now)?;
         let updated = self
-            .store_migrated(actor, &existing, &integ, input, "connection.migrate")
+            .store_migrated(actor, &existing, &integ, input, "connection.migrate", false)
             .await?;
         Ok(updated)
     }
 
     /// Seals and stores migrated credentials, links the connection, audits; one transaction.
+    /// `first_link` (a form submitted in Link for a new connection) queues the fetch on first
+    /// link in the same transaction; a token migration never does.
     pub(crate) async fn store_migrated(
         &self,
         actor: &Actor,
@@ -219,6 +221,7 @@ impl App {
         integ: &Integration,
         input: MigrationInput,
         action: &str,
+        first_link: bool,
     ) -> Result<Connection> {
         let now = self.clock.now();
         let sealed = seal(&self.vault, existing.client_id, existing.id, &input.secrets)?;
@@ -272,7 +275,10 @@ impl App {
             )),
             at: now,
         };
-        let effects = self.credentials_effects(existing, integ, &creds).await?;
+        let mut effects = self.credentials_effects(existing, integ, &creds).await?;
+        if first_link {
+            effects.pulls = self.first_link_pulls(existing).await;
+        }
         let linked = self
             .store
             .store_credentials(&creds, &update, &audit, &effects)

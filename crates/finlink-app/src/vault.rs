@@ -420,7 +420,14 @@ impl App {
             conn_for_merge.connection_info = Some(info);
         }
         let linked = self
-            .store_migrated(actor, &conn_for_merge, &integ, input, "connection.import")
+            .store_migrated(
+                actor,
+                &conn_for_merge,
+                &integ,
+                input,
+                "connection.import",
+                false,
+            )
             .await?;
         self.vault_view(client, &req.consumer_id, linked).await
     }

@@ -19,9 +19,14 @@ pub mod types {
     pub const TOKEN_REFRESH_FAILED: &str = "vault.connection.token_refresh.failed";
     /// finlink disabled a webhook consumer (its receiver answered 410, or failed for 5 days).
     pub const WEBHOOK_CONSUMER_DISABLED: &str = "webhooks.consumer.disabled";
+    /// The datasets queued together (`data/all`, `data/queue/{dataType}`, a schedule) have all
+    /// ended.
+    pub const READ_COMPLETED: &str = "read.completed";
+    /// The fetch on first link after a connection was linked through Link has ended.
+    pub const READ_COMPLETED_INITIAL: &str = "read.completed.initial";
 
     /// Every type finlink raises, in a stable order.
-    pub const ALL: [&str; 12] = [
+    pub const ALL: [&str; 14] = [
         COMPANY_CREATED,
         COMPANY_DELETED,
         CONNECTION_CREATED,
@@ -34,6 +39,8 @@ pub mod types {
         TOKEN_REFRESH_RECOVERED,
         TOKEN_REFRESH_FAILED,
         WEBHOOK_CONSUMER_DISABLED,
+        READ_COMPLETED,
+        READ_COMPLETED_INITIAL,
     ];
 }
 

@@ -17,6 +17,7 @@ pub mod link;
 pub mod paging;
 pub mod profile;
 pub mod query;
+pub mod sync;
 pub mod webhook;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};

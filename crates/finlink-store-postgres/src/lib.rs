@@ -37,9 +37,12 @@ use finlink_store::sql::{self, Dialect, Param, SqlBuilder};
 use finlink_store::{ApiKeyInsert, ConnectionInsert, ListQuery, Store};
 use finlink_store::{ConnectionWrite, Effects, EventFilter};
 use finlink_store::{ConsumerSecrets, SealedSecret};
+use finlink_store::{DatasetStart, DatasetUpdate, PageWrite, PullBatch, QueueOutcome};
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::query::Query;
 use sqlx::{PgPool, Postgres, Row};
+
+mod sync;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -225,6 +228,9 @@ impl PostgresStore {
                 .map_err(db_error)?;
             }
         }
+        if let Some(pulls) = &effects.pulls {
+            sync::queue_pulls_tx(&mut *tx, pulls, false).await?;
+        }
         Ok(())
     }
 
@@ -270,7 +276,7 @@ impl PostgresStore {
         effects: &Effects,
     ) -> Result<()> {
         tx.commit().await.map_err(db_error)?;
-        if !effects.jobs.is_empty() {
+        if effects.schedules_jobs() {
             self.announce_jobs();
         }
         Ok(())
@@ -2348,6 +2354,190 @@ impl Store for PostgresStore {
         .map_err(db_error)?
         .rows_affected();
         Ok(n > 0)
+    }
+
+    // -- syncs ---------------------------------------------------------------------------------
+
+    async fn queue_pulls(&self, batch: &PullBatch, all_or_nothing: bool) -> Result<QueueOutcome> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let out = sync::queue_pulls_tx(&mut tx, batch, all_or_nothing).await?;
+        match &out {
+            // Rolled back: nothing is written.
+            QueueOutcome::Busy(_) => return Ok(out),
+            QueueOutcome::Queued(ids) => {
+                tx.commit().await.map_err(db_error)?;
+                if !ids.is_empty() {
+                    self.announce_jobs();
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn get_dataset(
+        &self,
+        client: ClientId,
+        id: uuid::Uuid,
+    ) -> Result<Option<finlink_domain::sync::Dataset>> {
+        sync::get_dataset(&self.pool, &client.to_string(), &id.to_string()).await
+    }
+
+    async fn list_datasets(
+        &self,
+        client: ClientId,
+        company: CompanyId,
+        query: &ListQuery,
+    ) -> Result<Page<finlink_domain::sync::Dataset>> {
+        let order = sql::order_by(&sql::DATASETS, query.order.as_ref())?;
+        let where_ = sql::list_where(
+            Dialect::Postgres,
+            "FROM datasets d",
+            &[
+                Param::Text(client.to_string()),
+                Param::Text(company.to_string()),
+            ],
+            &sql::DATASETS,
+            query,
+        )?;
+        let (rows, total) = self
+            .run_list(
+                finlink_store::rows::DATASET_COLUMNS,
+                where_,
+                &order,
+                query,
+                None,
+            )
+            .await?;
+        Ok(Page {
+            items: rows
+                .iter()
+                .map(|r| sync::dataset_row(r)?.into_domain())
+                .collect::<Result<Vec<_>>>()?,
+            total,
+            request: query.page,
+        })
+    }
+
+    async fn data_status(
+        &self,
+        client: ClientId,
+        company: CompanyId,
+    ) -> Result<Vec<finlink_domain::sync::DataTypeStatus>> {
+        sync::data_status(&self.pool, &client.to_string(), &company.to_string()).await
+    }
+
+    async fn sync_watermark(
+        &self,
+        client: ClientId,
+        connection: ConnectionId,
+        data_type: finlink_domain::data::DataType,
+    ) -> Result<Option<Timestamp>> {
+        sync::sync_watermark(
+            &self.pool,
+            &client.to_string(),
+            &connection.to_string(),
+            data_type.as_str(),
+        )
+        .await
+    }
+
+    async fn start_dataset(
+        &self,
+        start: &DatasetStart,
+    ) -> Result<Option<finlink_domain::sync::Dataset>> {
+        sync::start_dataset(&self.pool, start).await
+    }
+
+    async fn store_page(&self, page: &PageWrite) -> Result<bool> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        if !sync::store_page(&mut tx, page).await? {
+            return Ok(false);
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok(true)
+    }
+
+    async fn update_dataset(
+        &self,
+        update: &DatasetUpdate,
+        effects: &Effects,
+    ) -> Result<Option<finlink_domain::sync::Dataset>> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let Some(d) = sync::update_dataset(&mut tx, update).await? else {
+            return Ok(None);
+        };
+        self.write_effects(&mut tx, effects).await?;
+        self.commit_with(tx, effects).await?;
+        Ok(Some(d))
+    }
+
+    async fn get_batch(
+        &self,
+        client: ClientId,
+        id: uuid::Uuid,
+    ) -> Result<
+        Option<(
+            finlink_domain::sync::SyncBatch,
+            Vec<finlink_domain::sync::Dataset>,
+        )>,
+    > {
+        sync::get_batch(&self.pool, &client.to_string(), &id.to_string()).await
+    }
+
+    async fn complete_batch(
+        &self,
+        client: ClientId,
+        id: uuid::Uuid,
+        at: Timestamp,
+        effects: &Effects,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        if !sync::complete_batch(&mut tx, &client.to_string(), &id.to_string(), at).await? {
+            return Ok(false);
+        }
+        self.write_effects(&mut tx, effects).await?;
+        self.commit_with(tx, effects).await?;
+        Ok(true)
+    }
+
+    async fn list_records(
+        &self,
+        client: ClientId,
+        company: CompanyId,
+        connection: Option<ConnectionId>,
+        data_type: finlink_domain::data::DataType,
+        page: PageRequest,
+    ) -> Result<Page<finlink_domain::sync::StoredRecord>> {
+        let connection = connection.map(|c| c.to_string());
+        sync::list_records(
+            &self.pool,
+            &client.to_string(),
+            &company.to_string(),
+            connection.as_deref(),
+            data_type.as_str(),
+            page,
+        )
+        .await
+    }
+
+    async fn get_record(
+        &self,
+        client: ClientId,
+        company: CompanyId,
+        connection: Option<ConnectionId>,
+        data_type: finlink_domain::data::DataType,
+        record_id: &str,
+    ) -> Result<Option<finlink_domain::sync::StoredRecord>> {
+        let connection = connection.map(|c| c.to_string());
+        sync::get_record(
+            &self.pool,
+            &client.to_string(),
+            &company.to_string(),
+            connection.as_deref(),
+            data_type.as_str(),
+            record_id,
+        )
+        .await
     }
 }
 

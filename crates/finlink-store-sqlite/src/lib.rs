@@ -10,5 +10,6 @@
 mod migrate;
 mod pool;
 mod store;
+mod sync;
 
 pub use store::SqliteStore;

@@ -29,6 +29,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0008_job_groups",
         include_str!("../migrations/0008_job_groups.sql"),
     ),
+    ("0009_sync", include_str!("../migrations/0009_sync.sql")),
 ];
 
 pub fn run(conn: &mut Connection) -> rusqlite::Result<()> {

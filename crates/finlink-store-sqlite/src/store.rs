@@ -31,6 +31,7 @@ use finlink_store::sql::{self, Dialect, Param, SqlBuilder};
 use finlink_store::{ApiKeyInsert, ConnectionInsert, ListQuery, Store};
 use finlink_store::{ConnectionUpdate, ConnectionWrite, Effects, EventFilter};
 use finlink_store::{ConsumerSecrets, SealedSecret};
+use finlink_store::{DatasetStart, DatasetUpdate, PageWrite, PullBatch, QueueOutcome};
 use rusqlite::types::Value;
 use rusqlite::{Connection as Db, OptionalExtension, Row, params, params_from_iter};
 use std::sync::Arc;
@@ -76,7 +77,7 @@ impl SqliteStore {
         f: impl FnOnce(&Db) -> Result<(T, bool)> + Send + 'static,
     ) -> Result<T> {
         let effects = effects.clone();
-        let wake = !effects.jobs.is_empty();
+        let wake = effects.schedules_jobs();
         let out = self
             .pool
             .write(move |tx| {
@@ -94,7 +95,7 @@ impl SqliteStore {
     }
 }
 
-fn enqueue_job_tx(tx: &Db, j: &NewJob) -> Result<bool> {
+pub(crate) fn enqueue_job_tx(tx: &Db, j: &NewJob) -> Result<bool> {
     let n = tx
         .prepare_cached(
             "INSERT INTO jobs (id, kind, payload, run_at, attempts, max_attempts, state, fence, \
@@ -140,6 +141,9 @@ fn write_effects_tx(tx: &Db, effects: &Effects) -> Result<()> {
     }
     for j in &effects.jobs {
         enqueue_job_tx(tx, j)?;
+    }
+    if let Some(pulls) = &effects.pulls {
+        crate::sync::queue_pulls_tx(tx, pulls, false)?;
     }
     Ok(())
 }
@@ -2142,6 +2146,208 @@ impl Store for SqliteStore {
                     )
                     .map_err(db_error)?;
                 Ok(n > 0)
+            })
+            .await
+    }
+
+    // -- syncs ---------------------------------------------------------------------------------
+
+    async fn queue_pulls(&self, batch: &PullBatch, all_or_nothing: bool) -> Result<QueueOutcome> {
+        let batch = batch.clone();
+        let out = self
+            .pool
+            .write(move |tx| crate::sync::queue_pulls_tx(tx, &batch, all_or_nothing))
+            .await?;
+        if matches!(&out, QueueOutcome::Queued(ids) if !ids.is_empty()) {
+            self.jobs_ready.notify_one();
+        }
+        Ok(out)
+    }
+
+    async fn get_dataset(
+        &self,
+        client: ClientId,
+        id: uuid::Uuid,
+    ) -> Result<Option<finlink_domain::sync::Dataset>> {
+        let (client, id) = (client.to_string(), id.to_string());
+        self.pool
+            .read_point(move |db| crate::sync::get_dataset(db, &client, &id))
+            .await
+    }
+
+    async fn list_datasets(
+        &self,
+        client: ClientId,
+        company: CompanyId,
+        query: &ListQuery,
+    ) -> Result<Page<finlink_domain::sync::Dataset>> {
+        let order = sql::order_by(&sql::DATASETS, query.order.as_ref())?;
+        let where_ = sql::list_where(
+            Dialect::Sqlite,
+            "FROM datasets d",
+            &[
+                Param::Text(client.to_string()),
+                Param::Text(company.to_string()),
+            ],
+            &sql::DATASETS,
+            query,
+        )?;
+        let q = query.clone();
+        self.pool
+            .read(move |db| {
+                let (rows, total) = run_list(
+                    db,
+                    finlink_store::rows::DATASET_COLUMNS,
+                    where_,
+                    &order,
+                    &q,
+                    None,
+                    crate::sync::dataset_row,
+                )?;
+                Ok(Page {
+                    items: rows
+                        .into_iter()
+                        .map(finlink_store::rows::DatasetRow::into_domain)
+                        .collect::<Result<Vec<_>>>()?,
+                    total,
+                    request: q.page,
+                })
+            })
+            .await
+    }
+
+    async fn data_status(
+        &self,
+        client: ClientId,
+        company: CompanyId,
+    ) -> Result<Vec<finlink_domain::sync::DataTypeStatus>> {
+        let (client, company) = (client.to_string(), company.to_string());
+        self.pool
+            .read(move |db| crate::sync::data_status(db, &client, &company))
+            .await
+    }
+
+    async fn sync_watermark(
+        &self,
+        client: ClientId,
+        connection: ConnectionId,
+        data_type: finlink_domain::data::DataType,
+    ) -> Result<Option<Timestamp>> {
+        let (client, connection) = (client.to_string(), connection.to_string());
+        self.pool
+            .read_point(move |db| {
+                crate::sync::sync_watermark(db, &client, &connection, data_type.as_str())
+            })
+            .await
+    }
+
+    async fn start_dataset(
+        &self,
+        start: &DatasetStart,
+    ) -> Result<Option<finlink_domain::sync::Dataset>> {
+        let start = start.clone();
+        self.pool
+            .write(move |tx| crate::sync::start_dataset(tx, &start))
+            .await
+    }
+
+    async fn store_page(&self, page: &PageWrite) -> Result<bool> {
+        let page = page.clone();
+        self.pool
+            .write(move |tx| crate::sync::store_page(tx, &page))
+            .await
+    }
+
+    async fn update_dataset(
+        &self,
+        update: &DatasetUpdate,
+        effects: &Effects,
+    ) -> Result<Option<finlink_domain::sync::Dataset>> {
+        let update = update.clone();
+        self.write_with(effects, move |tx| {
+            let d = crate::sync::update_dataset(tx, &update)?;
+            let applied = d.is_some();
+            Ok((d, applied))
+        })
+        .await
+    }
+
+    async fn get_batch(
+        &self,
+        client: ClientId,
+        id: uuid::Uuid,
+    ) -> Result<
+        Option<(
+            finlink_domain::sync::SyncBatch,
+            Vec<finlink_domain::sync::Dataset>,
+        )>,
+    > {
+        let (client, id) = (client.to_string(), id.to_string());
+        self.pool
+            .read(move |db| crate::sync::get_batch(db, &client, &id))
+            .await
+    }
+
+    async fn complete_batch(
+        &self,
+        client: ClientId,
+        id: uuid::Uuid,
+        at: Timestamp,
+        effects: &Effects,
+    ) -> Result<bool> {
+        let (client, id) = (client.to_string(), id.to_string());
+        self.write_with(effects, move |tx| {
+            let done = crate::sync::complete_batch(tx, &client, &id, at)?;
+            Ok((done, done))
+        })
+        .await
+    }
+
+    async fn list_records(
+        &self,
+        client: ClientId,
+        company: CompanyId,
+        connection: Option<ConnectionId>,
+        data_type: finlink_domain::data::DataType,
+        page: PageRequest,
+    ) -> Result<Page<finlink_domain::sync::StoredRecord>> {
+        let (client, company) = (client.to_string(), company.to_string());
+        let connection = connection.map(|c| c.to_string());
+        self.pool
+            .read(move |db| {
+                crate::sync::list_records(
+                    db,
+                    &client,
+                    &company,
+                    connection.as_deref(),
+                    data_type.as_str(),
+                    page,
+                )
+            })
+            .await
+    }
+
+    async fn get_record(
+        &self,
+        client: ClientId,
+        company: CompanyId,
+        connection: Option<ConnectionId>,
+        data_type: finlink_domain::data::DataType,
+        record_id: &str,
+    ) -> Result<Option<finlink_domain::sync::StoredRecord>> {
+        let (client, company) = (client.to_string(), company.to_string());
+        let connection = connection.map(|c| c.to_string());
+        let record_id = record_id.to_owned();
+        self.pool
+            .read_point(move |db| {
+                crate::sync::get_record(
+                    db,
+                    &client,
+                    &company,
+                    connection.as_deref(),
+                    data_type.as_str(),
+                    &record_id,
+                )
             })
             .await
     }

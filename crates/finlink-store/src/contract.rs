@@ -126,6 +126,8 @@ pub async fn run_all(store: Arc<dyn Store>) {
     leases(s).await;
     jobs(s).await;
     effects_health_and_events(s).await;
+    syncs(s).await;
+    sync_records_follow_their_connection(s).await;
 }
 
 async fn clients_and_profiles(s: &dyn Store) {
@@ -1412,6 +1414,7 @@ async fn effects_health_and_events(s: &dyn Store) {
         events: vec![event(c.id, "company.created", Some(co.id), None, 9001)],
         jobs: Vec::new(),
         deliveries: Vec::new(),
+        pulls: None,
     };
     s.insert_company(&co, &created).await.unwrap();
     let conn = connection(&co, "mqjo", SourceType::Accounting, 9002);
@@ -1435,6 +1438,7 @@ async fn effects_health_and_events(s: &dyn Store) {
         )],
         jobs: vec![job.clone()],
         deliveries: Vec::new(),
+        pulls: None,
     };
     assert_eq!(
         s.insert_connection(&conn, &with_job).await.unwrap(),
@@ -1453,6 +1457,7 @@ async fn effects_health_and_events(s: &dyn Store) {
         )],
         jobs: Vec::new(),
         deliveries: Vec::new(),
+        pulls: None,
     };
     assert!(matches!(
         s.insert_connection(&refused, &ghost).await.unwrap(),
@@ -1489,6 +1494,7 @@ async fn effects_health_and_events(s: &dyn Store) {
                 )],
                 jobs: Vec::new(),
                 deliveries: Vec::new(),
+                pulls: None,
             },
         )
         .await
@@ -1573,6 +1579,7 @@ async fn effects_health_and_events(s: &dyn Store) {
                 events: vec![event(c.id, "company.deleted", Some(co.id), None, 9500)],
                 jobs: Vec::new(),
                 deliveries: Vec::new(),
+                pulls: None,
             },
         )
         .await
@@ -1628,4 +1635,643 @@ async fn effects_health_and_events(s: &dyn Store) {
             .total,
         0
     );
+}
+
+// -- syncs ---------------------------------------------------------------------------------------
+
+fn pull_job(dataset: uuid::Uuid, at: i64) -> finlink_domain::job::NewJob {
+    finlink_domain::job::NewJob {
+        id: uuid::Uuid::now_v7(),
+        kind: "pull".into(),
+        payload: format!("{{\"dataset\":\"{dataset}\"}}"),
+        run_at: ts(at),
+        max_attempts: 10,
+        idempotency_key: Some(format!("pull:{dataset}")),
+        concurrency_key: None,
+        created: ts(at),
+    }
+}
+
+fn batch_of(
+    co: &Company,
+    items: &[(&Connection, finlink_domain::data::DataType)],
+    initial: bool,
+    at: i64,
+) -> crate::PullBatch {
+    let batch = finlink_domain::sync::SyncBatch {
+        id: uuid::Uuid::now_v7(),
+        client_id: co.client_id,
+        company_id: co.id,
+        is_initial: initial,
+        requested: ts(at),
+        completed: None,
+    };
+    let pulls = items
+        .iter()
+        .map(|(conn, t)| {
+            let id = uuid::Uuid::now_v7();
+            crate::NewPull {
+                dataset: finlink_domain::sync::Dataset::queued(
+                    id,
+                    co.client_id,
+                    co.id,
+                    conn.id,
+                    batch.id,
+                    *t,
+                    initial,
+                    ts(at),
+                ),
+                job: pull_job(id, at),
+            }
+        })
+        .collect();
+    crate::PullBatch { batch, pulls }
+}
+
+fn rec(id: &str, body: &str, hash: &str, modified: i64) -> crate::NewRecord {
+    crate::NewRecord {
+        record_id: id.into(),
+        data: format!("{{\"id\":\"{id}\",\"body\":\"{body}\",\"modifiedDate\":\"{modified}\"}}"),
+        raw: format!("{{\"ID\":\"{id}\"}}"),
+        hash: hash.into(),
+        source_modified: Some(ts(modified - 100)),
+        modified: ts(modified),
+    }
+}
+
+/// Datasets are queued once per connection and data type at a time, with their jobs and batch;
+/// a run starts and resumes with a token, stores pages atomically (an unchanged record keeps
+/// its row), ends once, and carries its watermark; history, data status, batches, records.
+async fn syncs(s: &dyn Store) {
+    use crate::{DatasetStart, DatasetUpdate, PageWrite, QueueOutcome};
+    use finlink_domain::data::{DataType, DatasetStatus};
+    let c = new_client(s, "Syncs", 20_000).await;
+    let co = company(c.id, "Syncs Co", 20_001, &[]);
+    s.insert_company(&co, &Effects::none()).await.unwrap();
+    let acc = connection(&co, "mqjo", SourceType::Accounting, 20_002);
+    s.insert_connection(&acc, &Effects::none()).await.unwrap();
+
+    // Queued with jobs and the batch.
+    let b1 = batch_of(
+        &co,
+        &[(&acc, DataType::Invoices), (&acc, DataType::Company)],
+        true,
+        20_010,
+    );
+    let ids = match s.queue_pulls(&b1, true).await.unwrap() {
+        QueueOutcome::Queued(ids) => ids,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(ids.len(), 2);
+    let inv_id = b1.pulls[0].dataset.id;
+    let inv = s.get_dataset(c.id, inv_id).await.unwrap().unwrap();
+    assert_eq!(inv, b1.pulls[0].dataset);
+    assert_eq!(inv.status, DatasetStatus::Queued);
+    assert!(s.get_job(b1.pulls[0].job.id).await.unwrap().is_some());
+    let (batch, in_batch) = s.get_batch(c.id, b1.batch.id).await.unwrap().unwrap();
+    assert_eq!(batch, b1.batch);
+    assert_eq!(in_batch.len(), 2);
+
+    // Busy: all or nothing refuses and writes nothing; otherwise the busy one is left out.
+    let b2 = batch_of(
+        &co,
+        &[(&acc, DataType::Bills), (&acc, DataType::Invoices)],
+        false,
+        20_020,
+    );
+    assert_eq!(
+        s.queue_pulls(&b2, true).await.unwrap(),
+        QueueOutcome::Busy(inv_id)
+    );
+    assert!(s.get_batch(c.id, b2.batch.id).await.unwrap().is_none());
+    assert!(
+        s.get_dataset(c.id, b2.pulls[0].dataset.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(s.get_job(b2.pulls[0].job.id).await.unwrap().is_none());
+    assert_eq!(
+        s.queue_pulls(&b2, false).await.unwrap(),
+        QueueOutcome::Queued(vec![b2.pulls[0].dataset.id])
+    );
+    assert!(s.get_job(b2.pulls[1].job.id).await.unwrap().is_none());
+    let b3 = batch_of(&co, &[(&acc, DataType::Invoices)], false, 20_021);
+    assert_eq!(
+        s.queue_pulls(&b3, false).await.unwrap(),
+        QueueOutcome::Queued(vec![])
+    );
+    assert!(
+        s.get_batch(c.id, b3.batch.id).await.unwrap().is_none(),
+        "no empty batch"
+    );
+
+    // Another client sees none of it.
+    let other = new_client(s, "Syncs Other", 20_030).await;
+    assert!(s.get_dataset(other.id, inv_id).await.unwrap().is_none());
+    assert!(s.get_batch(other.id, b1.batch.id).await.unwrap().is_none());
+
+    // A run starts: Fetching, its watermark; a second run (a takeover) keeps the first's.
+    let run1 = DatasetStart {
+        client: c.id,
+        dataset: inv_id,
+        run_token: "run-1".into(),
+        modified_since: Some(ts(5_000)),
+        at: ts(20_100),
+    };
+    let started = s.start_dataset(&run1).await.unwrap().unwrap();
+    assert_eq!(started.status, DatasetStatus::Fetching);
+    assert_eq!(started.started, Some(ts(20_100)));
+    assert_eq!(started.modified_since, Some(ts(5_000)));
+    let page =
+        |token: &str, records: Vec<crate::NewRecord>, next: u32, last: bool, at: i64| PageWrite {
+            client: c.id,
+            company: co.id,
+            connection: acc.id,
+            data_type: DataType::Invoices,
+            dataset: inv_id,
+            run_token: token.into(),
+            rejected: 1,
+            next_page: next,
+            progress: Some(i32::try_from(next * 25).unwrap()),
+            max_source_modified: records.iter().filter_map(|r| r.source_modified).max(),
+            is_last: last,
+            records,
+            at: ts(at),
+        };
+    assert!(
+        s.store_page(&page(
+            "run-1",
+            vec![
+                rec("b", "one", "h-b1", 20_200),
+                rec("a", "one", "h-a1", 20_200)
+            ],
+            2,
+            false,
+            20_200
+        ))
+        .await
+        .unwrap()
+    );
+    let run2 = DatasetStart {
+        run_token: "run-2".into(),
+        modified_since: Some(ts(9_999)),
+        at: ts(20_300),
+        ..run1.clone()
+    };
+    let resumed = s.start_dataset(&run2).await.unwrap().unwrap();
+    assert_eq!(resumed.started, Some(ts(20_100)));
+    assert_eq!(
+        resumed.modified_since,
+        Some(ts(5_000)),
+        "the first run's watermark"
+    );
+    assert_eq!(resumed.resume_page, 2);
+    assert_eq!(
+        (resumed.records, resumed.rejected, resumed.changed),
+        (2, 1, 2)
+    );
+    // The taken-over run writes nothing.
+    assert!(
+        !s.store_page(&page(
+            "run-1",
+            vec![rec("z", "x", "h-z", 20_310)],
+            3,
+            false,
+            20_310
+        ))
+        .await
+        .unwrap()
+    );
+    // The last page: "a" again unchanged (same hash) keeps its row; "b" changed; "c" is new.
+    assert!(
+        s.store_page(&page(
+            "run-2",
+            vec![
+                rec("a", "one-again", "h-a1", 20_400),
+                rec("b", "two", "h-b2", 20_400),
+                rec("c", "one", "h-c1", 20_400)
+            ],
+            4,
+            true,
+            20_400
+        ))
+        .await
+        .unwrap()
+    );
+    let mapped = s.get_dataset(c.id, inv_id).await.unwrap().unwrap();
+    assert_eq!(mapped.status, DatasetStatus::Mapping);
+    assert_eq!((mapped.records, mapped.rejected, mapped.changed), (5, 2, 4));
+    assert_eq!((mapped.resume_page, mapped.progress), (4, 100));
+    assert_eq!(mapped.max_source_modified, Some(ts(20_300)));
+    let listed = s
+        .list_records(
+            c.id,
+            co.id,
+            None,
+            DataType::Invoices,
+            PageRequest {
+                page: 1,
+                page_size: 2,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(listed.total, 3);
+    let ids_listed: Vec<&str> = listed.items.iter().map(|r| r.record_id.as_str()).collect();
+    assert_eq!(ids_listed, ["a", "b"]);
+    let a = &listed.items[0];
+    assert_eq!((a.modified, a.raw.as_deref()), (ts(20_200), None));
+    assert!(
+        a.data.contains("\"one\""),
+        "unchanged: the stored row stays: {}",
+        a.data
+    );
+    let b = s
+        .get_record(c.id, co.id, Some(acc.id), DataType::Invoices, "b")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(b.modified, ts(20_400));
+    assert!(b.data.contains("\"two\""));
+    assert_eq!(b.raw.as_deref(), Some("{\"ID\":\"b\"}"));
+    assert_eq!((b.connection_id, b.dataset_id), (acc.id, inv_id));
+    assert!(
+        s.get_record(other.id, co.id, None, DataType::Invoices, "b")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        s.get_record(c.id, co.id, None, DataType::Bills, "b")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // The end: once, with its effects; Complete sets lastSync and keeps the watermark.
+    let done = |token: Option<&str>, status: DatasetStatus, at: i64| DatasetUpdate {
+        client: c.id,
+        dataset: inv_id,
+        run_token: token.map(str::to_owned),
+        status,
+        status_description: None,
+        error_message: None,
+        progress: Some(100),
+        at: ts(at),
+    };
+    let check = Effects {
+        jobs: vec![pull_job(uuid::Uuid::now_v7(), 20_500)],
+        ..Effects::none()
+    };
+    assert!(
+        s.update_dataset(
+            &done(Some("run-1"), DatasetStatus::Complete, 20_500),
+            &check
+        )
+        .await
+        .unwrap()
+        .is_none(),
+        "another run's token"
+    );
+    assert!(s.get_job(check.jobs[0].id).await.unwrap().is_none());
+    let complete = s
+        .update_dataset(
+            &done(Some("run-2"), DatasetStatus::Complete, 20_500),
+            &check,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(complete.status, DatasetStatus::Complete);
+    assert_eq!(complete.completed, Some(ts(20_500)));
+    assert!(s.get_job(check.jobs[0].id).await.unwrap().is_some());
+    assert!(
+        s.update_dataset(
+            &done(None, DatasetStatus::FetchError, 20_600),
+            &Effects::none()
+        )
+        .await
+        .unwrap()
+        .is_none(),
+        "an ended dataset does not change"
+    );
+    assert_eq!(
+        s.get_company(c.id, co.id).await.unwrap().unwrap().last_sync,
+        Some(ts(20_500))
+    );
+    assert_eq!(
+        s.get_connection(c.id, co.id, acc.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_sync,
+        Some(ts(20_500))
+    );
+    assert_eq!(
+        s.sync_watermark(c.id, acc.id, DataType::Invoices)
+            .await
+            .unwrap(),
+        Some(ts(20_300))
+    );
+    assert_eq!(
+        s.sync_watermark(c.id, acc.id, DataType::Bills)
+            .await
+            .unwrap(),
+        None
+    );
+
+    // A pull that found nothing newer keeps the previous watermark (its modified_since).
+    let company_id = b1.pulls[1].dataset.id;
+    s.start_dataset(&DatasetStart {
+        client: c.id,
+        dataset: company_id,
+        run_token: "run-c".into(),
+        modified_since: Some(ts(7_000)),
+        at: ts(20_700),
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let ended = s
+        .update_dataset(
+            &DatasetUpdate {
+                client: c.id,
+                dataset: company_id,
+                run_token: Some("run-c".into()),
+                status: DatasetStatus::Complete,
+                status_description: None,
+                error_message: None,
+                progress: Some(100),
+                at: ts(20_800),
+            },
+            &Effects::none(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ended.max_source_modified, Some(ts(7_000)));
+
+    // A failed pull: the data type's latest is the failure, its latest success stays.
+    let b4 = batch_of(&co, &[(&acc, DataType::Invoices)], false, 21_000);
+    assert_eq!(
+        s.queue_pulls(&b4, true).await.unwrap(),
+        QueueOutcome::Queued(vec![b4.pulls[0].dataset.id])
+    );
+    let failed = s
+        .update_dataset(
+            &DatasetUpdate {
+                client: c.id,
+                dataset: b4.pulls[0].dataset.id,
+                run_token: None,
+                status: DatasetStatus::AuthError,
+                status_description: None,
+                error_message: Some("the platform refused the credentials".into()),
+                progress: None,
+                at: ts(21_100),
+            },
+            &Effects::none(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(failed.completed, Some(ts(21_100)));
+    assert_eq!(
+        s.sync_watermark(c.id, acc.id, DataType::Invoices)
+            .await
+            .unwrap(),
+        Some(ts(20_300)),
+        "failures do not move the watermark"
+    );
+    let status = s.data_status(c.id, co.id).await.unwrap();
+    let types: Vec<DataType> = status.iter().map(|x| x.data_type).collect();
+    assert_eq!(
+        types,
+        [DataType::Bills, DataType::Company, DataType::Invoices]
+    );
+    let inv_status = &status[2];
+    assert_eq!(inv_status.latest.id, b4.pulls[0].dataset.id);
+    assert_eq!(inv_status.latest.status, DatasetStatus::AuthError);
+    assert_eq!(
+        inv_status.latest_success.as_ref().map(|d| d.id),
+        Some(inv_id)
+    );
+    assert_eq!(status[0].latest.status, DatasetStatus::Queued);
+    assert!(status[0].latest_success.is_none());
+    assert!(s.data_status(other.id, co.id).await.unwrap().is_empty());
+
+    // History: newest first; query and orderBy.
+    let all = s
+        .list_datasets(c.id, co.id, &q(None, None, None, 1, 100))
+        .await
+        .unwrap();
+    assert_eq!(all.total, 4);
+    assert_eq!(all.items[0].id, b4.pulls[0].dataset.id);
+    let complete_only = s
+        .list_datasets(
+            c.id,
+            co.id,
+            &q(Some("status=Complete"), None, Some("dataType"), 1, 100),
+        )
+        .await
+        .unwrap();
+    let kinds: Vec<DataType> = complete_only.items.iter().map(|d| d.data_type).collect();
+    assert_eq!(kinds, [DataType::Company, DataType::Invoices]);
+    let paged = s
+        .list_datasets(
+            c.id,
+            co.id,
+            &q(Some("dataType=invoices"), None, Some("requested"), 2, 1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (paged.total, paged.items[0].id),
+        (2, b4.pulls[0].dataset.id)
+    );
+    assert!(matches!(
+        s.list_datasets(c.id, co.id, &q(Some("isCompleted=true"), None, None, 1, 10))
+            .await,
+        Err(Error::Query(_))
+    ));
+    assert_eq!(
+        s.list_datasets(other.id, co.id, &q(None, None, None, 1, 10))
+            .await
+            .unwrap()
+            .total,
+        0
+    );
+
+    // A batch is reported once.
+    assert!(
+        s.complete_batch(c.id, b1.batch.id, ts(21_200), &check)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.complete_batch(c.id, b1.batch.id, ts(21_300), &Effects::none())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.complete_batch(other.id, b2.batch.id, ts(21_300), &Effects::none())
+            .await
+            .unwrap()
+    );
+    let (reported, _) = s.get_batch(c.id, b1.batch.id).await.unwrap().unwrap();
+    assert_eq!(reported.completed, Some(ts(21_200)));
+
+    // Fetch on first link: datasets queued as effects of another write, busy ones left out.
+    let banking = connection(&co, "mqjo-bank", SourceType::Banking, 21_400);
+    let first = batch_of(
+        &co,
+        &[
+            (&banking, DataType::BankingAccounts),
+            (&acc, DataType::Bills),
+        ],
+        true,
+        21_400,
+    );
+    let with_pulls = Effects {
+        pulls: Some(first.clone()),
+        ..Effects::none()
+    };
+    assert_eq!(
+        s.insert_connection(&banking, &with_pulls).await.unwrap(),
+        ConnectionInsert::Inserted
+    );
+    assert!(
+        s.get_dataset(c.id, first.pulls[0].dataset.id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(s.get_job(first.pulls[0].job.id).await.unwrap().is_some());
+    assert!(
+        s.get_dataset(c.id, first.pulls[1].dataset.id)
+            .await
+            .unwrap()
+            .is_none(),
+        "bills busy"
+    );
+    assert!(s.get_job(first.pulls[1].job.id).await.unwrap().is_none());
+    let (fb, fd) = s.get_batch(c.id, first.batch.id).await.unwrap().unwrap();
+    assert!(fb.is_initial);
+    assert_eq!(fd.len(), 1);
+}
+
+/// Records stay readable when their connection is unlinked and go with it when it is deleted
+/// (its datasets too); another connection's records are untouched.
+async fn sync_records_follow_their_connection(s: &dyn Store) {
+    use crate::{DatasetStart, PageWrite, QueueOutcome};
+    use finlink_domain::data::DataType;
+    let c = new_client(s, "Sync Records", 22_000).await;
+    let co = company(c.id, "Sync Records Co", 22_001, &[]);
+    s.insert_company(&co, &Effects::none()).await.unwrap();
+    let one = connection(&co, "aiwb", SourceType::Commerce, 22_002);
+    let two = connection(&co, "aiwb", SourceType::Commerce, 22_003);
+    for conn in [&one, &two] {
+        s.insert_connection(conn, &Effects::none()).await.unwrap();
+    }
+    let b = batch_of(
+        &co,
+        &[
+            (&one, DataType::CommerceOrders),
+            (&two, DataType::CommerceOrders),
+        ],
+        false,
+        22_010,
+    );
+    assert!(
+        matches!(s.queue_pulls(&b, true).await.unwrap(), QueueOutcome::Queued(ids) if ids.len() == 2)
+    );
+    for (i, conn) in [&one, &two].into_iter().enumerate() {
+        let d = b.pulls[i].dataset.id;
+        s.start_dataset(&DatasetStart {
+            client: c.id,
+            dataset: d,
+            run_token: format!("t{i}"),
+            modified_since: None,
+            at: ts(22_020),
+        })
+        .await
+        .unwrap()
+        .unwrap();
+        assert!(
+            s.store_page(&PageWrite {
+                client: c.id,
+                company: co.id,
+                connection: conn.id,
+                data_type: DataType::CommerceOrders,
+                dataset: d,
+                run_token: format!("t{i}"),
+                records: vec![
+                    rec("o1", &format!("c{i}"), &format!("h{i}"), 22_030),
+                    rec("o2", &format!("c{i}"), &format!("h{i}"), 22_030),
+                    rec("o2", &format!("c{i}"), &format!("h{i}"), 22_030),
+                ],
+                rejected: 0,
+                next_page: 2,
+                progress: None,
+                max_source_modified: None,
+                is_last: true,
+                at: ts(22_030),
+            })
+            .await
+            .unwrap()
+        );
+    }
+    let count = |conn: Option<ConnectionId>| {
+        s.list_records(
+            c.id,
+            co.id,
+            conn,
+            DataType::CommerceOrders,
+            PageRequest::default(),
+        )
+    };
+    assert_eq!(count(None).await.unwrap().total, 4, "one row per record id");
+    assert_eq!(count(Some(one.id)).await.unwrap().total, 2);
+    s.set_connection_status(
+        c.id,
+        co.id,
+        one.id,
+        ConnectionStatus::Unlinked,
+        ts(22_040),
+        &Effects::none(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        count(Some(one.id)).await.unwrap().total,
+        2,
+        "unlinking keeps the data"
+    );
+    assert!(
+        s.delete_connection(c.id, co.id, one.id, &Effects::none())
+            .await
+            .unwrap()
+    );
+    assert_eq!(count(Some(one.id)).await.unwrap().total, 0);
+    assert_eq!(count(None).await.unwrap().total, 2);
+    assert!(
+        s.get_dataset(c.id, b.pulls[0].dataset.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        s.get_dataset(c.id, b.pulls[1].dataset.id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        s.delete_company(c.id, co.id, &Effects::none())
+            .await
+            .unwrap()
+    );
+    assert_eq!(count(None).await.unwrap().total, 0);
+    assert!(s.get_batch(c.id, b.batch.id).await.unwrap().is_none());
 }

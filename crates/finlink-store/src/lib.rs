@@ -15,6 +15,7 @@ use finlink_domain::client::Client;
 use finlink_domain::company::Company;
 use finlink_domain::connection::{Connection, ConnectionError, ConnectionStatus, RefreshHealth};
 use finlink_domain::credentials::{AuditEntry, SealedCredentials};
+use finlink_domain::data::{DataType, DatasetStatus};
 use finlink_domain::event::Event;
 use finlink_domain::ids::{ApiKeyId, ClientId, CompanyId, ConnectionId};
 use finlink_domain::job::{Job, JobRecord, JobResult, NewJob};
@@ -22,6 +23,7 @@ use finlink_domain::link::{IntegrationCredentials, LinkFlow};
 use finlink_domain::paging::{Page, PageRequest};
 use finlink_domain::profile::Profile;
 use finlink_domain::query::{Expr, OrderBy};
+use finlink_domain::sync::{DataTypeStatus, Dataset, StoredRecord, SyncBatch};
 use finlink_domain::webhook::{Consumer, Delivery};
 use finlink_domain::{Result, Timestamp};
 
@@ -56,6 +58,9 @@ pub struct Effects {
     pub jobs: Vec<NewJob>,
     /// Webhook deliveries of `events` (each with its job in `jobs`).
     pub deliveries: Vec<Delivery>,
+    /// Datasets to queue (fetch on first link), each with its job; one whose connection and
+    /// data type already has a dataset queued or running is left out with its job.
+    pub pulls: Option<PullBatch>,
 }
 
 impl Effects {
@@ -64,7 +69,15 @@ impl Effects {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.events.is_empty() && self.jobs.is_empty() && self.deliveries.is_empty()
+        self.events.is_empty()
+            && self.jobs.is_empty()
+            && self.deliveries.is_empty()
+            && self.pulls.as_ref().is_none_or(|p| p.pulls.is_empty())
+    }
+
+    /// Whether writing these schedules jobs (to wake workers).
+    pub fn schedules_jobs(&self) -> bool {
+        !self.jobs.is_empty() || self.pulls.as_ref().is_some_and(|p| !p.pulls.is_empty())
     }
 
     /// Just these events.
@@ -74,6 +87,94 @@ impl Effects {
             ..Self::default()
         }
     }
+}
+
+/// A dataset to queue, with the job that runs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewPull {
+    pub dataset: Dataset,
+    pub job: NewJob,
+}
+
+/// Datasets queued together (one `read.completed` when they have all ended).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PullBatch {
+    pub batch: SyncBatch,
+    pub pulls: Vec<NewPull>,
+}
+
+/// What queueing datasets did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum QueueOutcome {
+    /// These datasets were queued (with their jobs, and the batch when any was).
+    Queued(Vec<uuid::Uuid>),
+    /// Nothing was written: this dataset of the same connection and data type is still queued
+    /// or running.
+    Busy(uuid::Uuid),
+}
+
+/// One record of a page to store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewRecord {
+    pub record_id: String,
+    /// Codat's shape, as JSON text (with `modifiedDate` = `modified`).
+    pub data: String,
+    /// The platform's record, as JSON text.
+    pub raw: String,
+    /// A digest of the record without its `modifiedDate` (and of the raw record): an unchanged
+    /// record re-fetched keeps its stored row, `modifiedDate` included.
+    pub hash: String,
+    pub source_modified: Option<Timestamp>,
+    pub modified: Timestamp,
+}
+
+/// A page of a running pull, stored in one transaction with the dataset's progress.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PageWrite {
+    pub client: ClientId,
+    pub company: CompanyId,
+    pub connection: ConnectionId,
+    pub data_type: DataType,
+    pub dataset: uuid::Uuid,
+    /// The run's token from [`DatasetStart`]; a run that was taken over writes nothing.
+    pub run_token: String,
+    pub records: Vec<NewRecord>,
+    pub rejected: u64,
+    /// The page to resume from once this one is stored.
+    pub next_page: u32,
+    /// Percent done, when known.
+    pub progress: Option<i32>,
+    /// The latest source modified time in this page.
+    pub max_source_modified: Option<Timestamp>,
+    /// The pull's last page: the dataset moves to `Mapping`.
+    pub is_last: bool,
+    pub at: Timestamp,
+}
+
+/// A run of a pull starting (or resuming).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DatasetStart {
+    pub client: ClientId,
+    pub dataset: uuid::Uuid,
+    /// Identifies this run; page writes and the end must carry it.
+    pub run_token: String,
+    /// The incremental watermark; kept only by the first run (a resumed one keeps the first's).
+    pub modified_since: Option<Timestamp>,
+    pub at: Timestamp,
+}
+
+/// A change of a dataset's status: a pause (still in progress) or its end.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DatasetUpdate {
+    pub client: ClientId,
+    pub dataset: uuid::Uuid,
+    /// Applies only to this run (`None`: whatever run, e.g. a pull that never started).
+    pub run_token: Option<String>,
+    pub status: DatasetStatus,
+    pub status_description: Option<String>,
+    pub error_message: Option<String>,
+    pub progress: Option<i32>,
+    pub at: Timestamp,
 }
 
 /// A change to a connection's status, errors and refresh health (each only when `Some`).
@@ -531,4 +632,84 @@ pub trait Store: Send + Sync + 'static {
         active_key: &str,
         limit: u32,
     ) -> Result<Vec<IntegrationCredentials>>;
+
+    // -- syncs (finlink_domain::sync) ----------------------------------------------------------
+
+    /// Queues a batch's datasets with their jobs, and the batch (when any dataset is queued).
+    /// A dataset whose connection and data type already has one queued or running is busy:
+    /// with `all_or_nothing`, the first busy one's id is the answer and nothing is written;
+    /// otherwise busy ones are left out (with their jobs).
+    async fn queue_pulls(&self, batch: &PullBatch, all_or_nothing: bool) -> Result<QueueOutcome>;
+    async fn get_dataset(&self, client: ClientId, id: uuid::Uuid) -> Result<Option<Dataset>>;
+    /// A company's datasets (pull history), newest first unless `query.order` says otherwise.
+    async fn list_datasets(
+        &self,
+        client: ClientId,
+        company: CompanyId,
+        query: &ListQuery,
+    ) -> Result<Page<Dataset>>;
+    /// Per data type with any dataset: the latest (by request) and the latest successful.
+    async fn data_status(
+        &self,
+        client: ClientId,
+        company: CompanyId,
+    ) -> Result<Vec<DataTypeStatus>>;
+    /// The incremental watermark of a connection's data type: the `max_source_modified` of its
+    /// latest `Complete` dataset.
+    async fn sync_watermark(
+        &self,
+        client: ClientId,
+        connection: ConnectionId,
+        data_type: DataType,
+    ) -> Result<Option<Timestamp>>;
+    /// Starts (or resumes) a queued or running dataset: `Fetching`, `started` when first, the
+    /// watermark when first, the run token. None when it is gone or has ended.
+    async fn start_dataset(&self, start: &DatasetStart) -> Result<Option<Dataset>>;
+    /// Upserts a page's records (by connection, data type and record id; an unchanged record
+    /// keeps its row) and advances the dataset (resume page, progress, counts, watermark), in
+    /// one transaction. False (and nothing written) when the dataset is gone, has ended, or
+    /// another run took it over.
+    async fn store_page(&self, page: &PageWrite) -> Result<bool>;
+    /// Changes a dataset still queued or running (and, with a run token, still this run's).
+    /// An end status sets `completed`; `Complete` also carries the watermark forward and sets
+    /// the company's and the connection's `lastSync`. `effects` are written only when applied.
+    async fn update_dataset(
+        &self,
+        update: &DatasetUpdate,
+        effects: &Effects,
+    ) -> Result<Option<Dataset>>;
+    /// A batch and its datasets.
+    async fn get_batch(
+        &self,
+        client: ClientId,
+        id: uuid::Uuid,
+    ) -> Result<Option<(SyncBatch, Vec<Dataset>)>>;
+    /// Marks a batch reported, with `effects` (its event); false (nothing written) when it was
+    /// already reported or is gone.
+    async fn complete_batch(
+        &self,
+        client: ClientId,
+        id: uuid::Uuid,
+        at: Timestamp,
+        effects: &Effects,
+    ) -> Result<bool>;
+    /// A page of a company's stored records of one type (of one connection when given), by
+    /// record id.
+    async fn list_records(
+        &self,
+        client: ClientId,
+        company: CompanyId,
+        connection: Option<ConnectionId>,
+        data_type: DataType,
+        page: PageRequest,
+    ) -> Result<Page<StoredRecord>>;
+    /// One stored record, with its raw record.
+    async fn get_record(
+        &self,
+        client: ClientId,
+        company: CompanyId,
+        connection: Option<ConnectionId>,
+        data_type: DataType,
+        record_id: &str,
+    ) -> Result<Option<StoredRecord>>;
 }

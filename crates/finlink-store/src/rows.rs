@@ -743,3 +743,166 @@ impl DeliveryRow {
         })
     }
 }
+
+pub const DATASET_COLUMNS: &str = "d.id, d.client_id, d.company_id, d.connection_id, d.batch_id, \
+     d.data_type, d.status, d.status_description, d.error_message, d.requested, d.started, \
+     d.completed, d.progress, d.is_initial, d.resume_page, d.records, d.rejected, d.changed, \
+     d.modified_since, d.max_source_modified, d.updated";
+
+/// The columns a dataset is inserted with, in [`DatasetRow`] order.
+pub const DATASET_INSERT_COLUMNS: &str = "id, client_id, company_id, connection_id, batch_id, \
+     data_type, status, status_description, error_message, requested, started, completed, \
+     progress, is_initial, resume_page, records, rejected, changed, modified_since, \
+     max_source_modified, updated";
+
+pub struct DatasetRow {
+    pub id: String,
+    pub client_id: String,
+    pub company_id: String,
+    pub connection_id: String,
+    pub batch_id: String,
+    pub data_type: String,
+    pub status: String,
+    pub status_description: Option<String>,
+    pub error_message: Option<String>,
+    pub requested: i64,
+    pub started: Option<i64>,
+    pub completed: Option<i64>,
+    pub progress: i64,
+    pub is_initial: bool,
+    pub resume_page: i64,
+    pub records: i64,
+    pub rejected: i64,
+    pub changed: i64,
+    pub modified_since: Option<i64>,
+    pub max_source_modified: Option<i64>,
+    pub updated: i64,
+}
+
+impl DatasetRow {
+    pub fn from_domain(d: &finlink_domain::sync::Dataset) -> Self {
+        Self {
+            id: d.id.to_string(),
+            client_id: d.client_id.to_string(),
+            company_id: d.company_id.to_string(),
+            connection_id: d.connection_id.to_string(),
+            batch_id: d.batch_id.to_string(),
+            data_type: d.data_type.as_str().to_owned(),
+            status: d.status.as_str().to_owned(),
+            status_description: d.status_description.clone(),
+            error_message: d.error_message.clone(),
+            requested: d.requested.as_millis(),
+            started: d.started.map(Timestamp::as_millis),
+            completed: d.completed.map(Timestamp::as_millis),
+            progress: i64::from(d.progress),
+            is_initial: d.is_initial,
+            resume_page: i64::from(d.resume_page),
+            records: i64::try_from(d.records).unwrap_or(i64::MAX),
+            rejected: i64::try_from(d.rejected).unwrap_or(i64::MAX),
+            changed: i64::try_from(d.changed).unwrap_or(i64::MAX),
+            modified_since: d.modified_since.map(Timestamp::as_millis),
+            max_source_modified: d.max_source_modified.map(Timestamp::as_millis),
+            updated: d.updated.as_millis(),
+        }
+    }
+
+    pub fn into_domain(self) -> Result<finlink_domain::sync::Dataset> {
+        use finlink_domain::data::{DataType, DatasetStatus};
+        Ok(finlink_domain::sync::Dataset {
+            id: uuid("dataset id", &self.id)?,
+            client_id: ClientId::from_uuid(uuid("client id", &self.client_id)?),
+            company_id: CompanyId::from_uuid(uuid("company id", &self.company_id)?),
+            connection_id: ConnectionId::from_uuid(uuid("connection id", &self.connection_id)?),
+            batch_id: uuid("sync batch id", &self.batch_id)?,
+            data_type: DataType::parse(&self.data_type)
+                .ok_or_else(|| corrupt("dataset data type", &self.data_type))?,
+            status: DatasetStatus::parse(&self.status)
+                .ok_or_else(|| corrupt("dataset status", &self.status))?,
+            status_description: self.status_description,
+            error_message: self.error_message,
+            requested: Timestamp::from_millis(self.requested),
+            started: self.started.map(Timestamp::from_millis),
+            completed: self.completed.map(Timestamp::from_millis),
+            progress: i32::try_from(self.progress.clamp(0, 100)).unwrap_or(0),
+            is_initial: self.is_initial,
+            resume_page: u32::try_from(self.resume_page.max(1)).unwrap_or(u32::MAX),
+            records: u64::try_from(self.records).unwrap_or(0),
+            rejected: u64::try_from(self.rejected).unwrap_or(0),
+            changed: u64::try_from(self.changed).unwrap_or(0),
+            modified_since: self.modified_since.map(Timestamp::from_millis),
+            max_source_modified: self.max_source_modified.map(Timestamp::from_millis),
+            updated: Timestamp::from_millis(self.updated),
+        })
+    }
+}
+
+pub const BATCH_COLUMNS: &str = "id, client_id, company_id, is_initial, requested, completed";
+
+pub struct BatchRow {
+    pub id: String,
+    pub client_id: String,
+    pub company_id: String,
+    pub is_initial: bool,
+    pub requested: i64,
+    pub completed: Option<i64>,
+}
+
+impl BatchRow {
+    pub fn from_domain(b: &finlink_domain::sync::SyncBatch) -> Self {
+        Self {
+            id: b.id.to_string(),
+            client_id: b.client_id.to_string(),
+            company_id: b.company_id.to_string(),
+            is_initial: b.is_initial,
+            requested: b.requested.as_millis(),
+            completed: b.completed.map(Timestamp::as_millis),
+        }
+    }
+
+    pub fn into_domain(self) -> Result<finlink_domain::sync::SyncBatch> {
+        Ok(finlink_domain::sync::SyncBatch {
+            id: uuid("sync batch id", &self.id)?,
+            client_id: ClientId::from_uuid(uuid("client id", &self.client_id)?),
+            company_id: CompanyId::from_uuid(uuid("company id", &self.company_id)?),
+            is_initial: self.is_initial,
+            requested: Timestamp::from_millis(self.requested),
+            completed: self.completed.map(Timestamp::from_millis),
+        })
+    }
+}
+
+/// The columns of a record as listed (without the raw record).
+pub const RECORD_COLUMNS: &str = "r.client_id, r.company_id, r.connection_id, r.data_type, \
+     r.record_id, r.data, r.source_modified, r.modified, r.dataset_id";
+
+pub struct RecordRow {
+    pub client_id: String,
+    pub company_id: String,
+    pub connection_id: String,
+    pub data_type: String,
+    pub record_id: String,
+    pub data: String,
+    pub raw: Option<String>,
+    pub source_modified: Option<i64>,
+    pub modified: i64,
+    pub dataset_id: String,
+}
+
+impl RecordRow {
+    pub fn into_domain(self) -> Result<finlink_domain::sync::StoredRecord> {
+        use finlink_domain::data::DataType;
+        Ok(finlink_domain::sync::StoredRecord {
+            client_id: ClientId::from_uuid(uuid("client id", &self.client_id)?),
+            company_id: CompanyId::from_uuid(uuid("company id", &self.company_id)?),
+            connection_id: ConnectionId::from_uuid(uuid("connection id", &self.connection_id)?),
+            data_type: DataType::parse(&self.data_type)
+                .ok_or_else(|| corrupt("record data type", &self.data_type))?,
+            record_id: self.record_id,
+            data: self.data,
+            raw: self.raw,
+            source_modified: self.source_modified.map(Timestamp::from_millis),
+            modified: Timestamp::from_millis(self.modified),
+            dataset_id: uuid("dataset id", &self.dataset_id)?,
+        })
+    }
+}

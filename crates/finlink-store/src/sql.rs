@@ -316,6 +316,125 @@ pub static CONNECTIONS: Resource = Resource {
     default_order: "dc.created ASC, dc.id ASC",
 };
 
+/// `DatasetStatus` values (`finlink_domain::data::DatasetStatus`).
+const DATASET_STATUSES: &[&str] = &[
+    "Initial",
+    "Queued",
+    "Fetching",
+    "MapQueued",
+    "Mapping",
+    "Complete",
+    "FetchError",
+    "MapError",
+    "InternalError",
+    "ProcessingQueued",
+    "Processing",
+    "ProcessingError",
+    "ValidationQueued",
+    "Validating",
+    "ValidationError",
+    "AuthError",
+    "Cancelled",
+    "NotSupported",
+    "RateLimitError",
+    "PermissionsError",
+    "PrerequisiteNotMet",
+];
+
+/// Pull history (`GET /companies/{id}/data/history`). `isCompleted` and `isErrored` are not
+/// queryable, as in Codat (query `status` instead).
+pub static DATASETS: Resource = Resource {
+    name: "Dataset",
+    alias: "d",
+    properties: &[
+        (
+            "id",
+            Target::Column {
+                expr: "d.id",
+                ty: FieldType::Text,
+            },
+        ),
+        (
+            "companyId",
+            Target::Column {
+                expr: "d.company_id",
+                ty: FieldType::Text,
+            },
+        ),
+        (
+            "connectionId",
+            Target::Column {
+                expr: "d.connection_id",
+                ty: FieldType::Text,
+            },
+        ),
+        (
+            "dataType",
+            Target::Column {
+                expr: "d.data_type",
+                ty: FieldType::Text,
+            },
+        ),
+        (
+            "status",
+            Target::Column {
+                expr: "d.status",
+                ty: FieldType::Enum(DATASET_STATUSES),
+            },
+        ),
+        (
+            "statusDescription",
+            Target::Column {
+                expr: "d.status_description",
+                ty: FieldType::Text,
+            },
+        ),
+        (
+            "errorMessage",
+            Target::Column {
+                expr: "d.error_message",
+                ty: FieldType::Text,
+            },
+        ),
+        (
+            "requested",
+            Target::Column {
+                expr: "d.requested",
+                ty: FieldType::Timestamp,
+            },
+        ),
+        (
+            "completed",
+            Target::Column {
+                expr: "d.completed",
+                ty: FieldType::Timestamp,
+            },
+        ),
+        (
+            "progress",
+            Target::Column {
+                expr: "d.progress",
+                ty: FieldType::Number,
+            },
+        ),
+    ],
+    order: &[
+        ("id", "d.id"),
+        ("connectionId", "d.connection_id"),
+        ("dataType", "d.data_type"),
+        ("status", "d.status"),
+        ("requested", "d.requested"),
+        ("completed", "d.completed"),
+        ("progress", "d.progress"),
+    ],
+    tiebreak: "d.id",
+    default_order: "d.requested DESC, d.id DESC",
+};
+
+/// The dataset statuses of a pull still queued or running, as an SQL list (`'Queued', ...`).
+pub const ACTIVE_DATASET_STATUSES: &str = "'Initial', 'Queued', 'Fetching', 'MapQueued', \
+     'Mapping', 'ProcessingQueued', 'Processing', 'ValidationQueued', 'Validating'";
+
 fn unknown_property(resource: &Resource, prop: &str) -> Error {
     let mut names: Vec<&str> = resource.properties.iter().map(|(n, _)| *n).collect();
     names.retain(|n| *n != "tags");
@@ -678,5 +797,43 @@ mod tests {
     #[test]
     fn like_patterns_escape_wildcards() {
         assert_eq!(like_pattern("50%_a\\"), "%50\\%\\_a\\\\%");
+    }
+}
+
+#[cfg(test)]
+mod dataset_tests {
+    use super::*;
+    use finlink_domain::data::DatasetStatus;
+    use finlink_domain::query::parse;
+
+    #[test]
+    fn dataset_statuses_are_the_domains() {
+        let domain: Vec<&str> = DatasetStatus::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(DATASET_STATUSES, domain.as_slice());
+        let active: Vec<String> = DatasetStatus::ALL
+            .iter()
+            .filter(|s| s.is_in_progress())
+            .map(|s| format!("'{s}'"))
+            .collect();
+        assert_eq!(ACTIVE_DATASET_STATUSES, active.join(", "));
+    }
+
+    #[test]
+    fn is_completed_is_not_queryable() {
+        let mut b = SqlBuilder::new(Dialect::Sqlite);
+        let e = filter(&mut b, &DATASETS, &parse("isCompleted=true").unwrap()).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("Could not resolve property isCompleted on Dataset"),
+            "{e}"
+        );
+        let mut b = SqlBuilder::new(Dialect::Sqlite);
+        filter(
+            &mut b,
+            &DATASETS,
+            &parse("status=complete&&progress>=50").unwrap(),
+        )
+        .unwrap();
+        assert_eq!(b.params[0], Param::Text("Complete".into()));
     }
 }

@@ -240,6 +240,16 @@ impl Server {
 
 /// Binds `cfg.listen` (port 0 picks a free port), opens the store and starts serving.
 pub async fn spawn(cfg: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Server> {
+    spawn_with(cfg, clock, None).await
+}
+
+/// [`spawn`], with the connectors waiting (rate limits, retries) through `sleeper`: tests with a
+/// manual clock give one that moves it.
+pub async fn spawn_with(
+    cfg: &Config,
+    clock: Arc<dyn Clock>,
+    sleeper: Option<Arc<dyn finlink_providers::connectors::Sleeper>>,
+) -> anyhow::Result<Server> {
     let listener = TcpListener::bind(&cfg.listen)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;
@@ -256,7 +266,7 @@ pub async fn spawn(cfg: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Server
     } else {
         None
     };
-    let app = build_app(
+    let mut app = build_app(
         cfg,
         store,
         clock,
@@ -264,6 +274,11 @@ pub async fn spawn(cfg: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Server
         format!("http://{addr}"),
         keyring,
     )?;
+    if let Some(sleeper) = sleeper {
+        app = app
+            .with_connector_sleeper(sleeper)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
     let mut server = start(listener, app, sandbox);
     if cfg.workers.enabled {
         server.workers = Some(spawn_workers(cfg, &server.app, server.shutdown.subscribe()));

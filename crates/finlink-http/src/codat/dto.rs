@@ -266,3 +266,4 @@ macro_rules! paged {
 paged!(Companies, CompanyDto);
 paged!(Connections, ConnectionDto);
 paged!(Integrations, super::integrations::IntegrationDto);
+paged!(PullOperations, super::sync::PullOperationDto);

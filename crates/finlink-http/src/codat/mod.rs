@@ -12,6 +12,7 @@ pub mod events;
 pub mod integration_credentials;
 pub mod integrations;
 pub mod profile;
+pub mod sync;
 pub mod webhooks;
 
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -34,6 +35,8 @@ use crate::state::HttpState;
         (name = "Connections", description = "A company's links to accounting, banking and commerce platforms."),
         (name = "Integrations", description = "The platforms finlink connects to."),
         (name = "Settings", description = "Profile, API keys, the audit log and events."),
+        (name = "Refresh data", description = "Syncs: queue pulls (all data, one data type), follow them (data status, pull history)."),
+        (name = "Data", description = "The data finlink has read, in Codat's shapes."),
         (name = "Webhooks", description = "Webhook consumers, their signing secrets, delivery log and replay."),
         (name = "Vault", description = "Apideck Vault's import, connection and consumer endpoints (snake_case, `{status_code, status, data}` envelope, `Authorization: Bearer <key>`, `x-apideck-consumer-id`)."),
         (name = "Operations", description = "Health checks and this document."),
@@ -97,4 +100,10 @@ pub fn router() -> OpenApiRouter<HttpState> {
         .routes(routes!(webhooks::deliveries))
         .routes(routes!(webhooks::retry))
         .routes(routes!(webhooks::replay))
+        .routes(routes!(sync::all))
+        .routes(routes!(sync::queue))
+        .routes(routes!(sync::status))
+        .routes(routes!(sync::history))
+        .routes(routes!(sync::pull_operation))
+        .routes(routes!(sync::info))
 }

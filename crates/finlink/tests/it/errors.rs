@@ -194,6 +194,12 @@ fn openapi_document_covers_the_codat_operations() {
         ("/apiKeys/{apiKeyId}", "delete"),
         ("/healthz", "get"),
         ("/readyz", "get"),
+        ("/companies/{companyId}/data/all", "post"),
+        ("/companies/{companyId}/data/queue/{dataType}", "post"),
+        ("/companies/{companyId}/dataStatus", "get"),
+        ("/companies/{companyId}/data/history", "get"),
+        ("/companies/{companyId}/data/history/{datasetId}", "get"),
+        ("/companies/{companyId}/data/info", "get"),
     ];
     for (p, m) in expect {
         assert!(doc["paths"][p][m].is_object(), "{m} {p}");
@@ -203,4 +209,30 @@ fn openapi_document_covers_the_codat_operations() {
     assert!(doc["paths"]["/companies/{companyId}"]["delete"]["responses"]["204"].is_object());
     assert!(doc["paths"]["/companies/{companyId}/connections/{connectionId}"]["delete"]["responses"]["200"].is_object());
     assert!(doc["paths"]["/apiKeys"]["post"]["responses"]["201"].is_object());
+    assert!(
+        doc["paths"]["/companies/{companyId}/data/all"]["post"]["responses"]["204"].is_object()
+    );
+    let queue = &doc["paths"]["/companies/{companyId}/data/queue/{dataType}"]["post"];
+    assert_eq!(
+        queue["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/PullOperationDto"
+    );
+    let op = &doc["components"]["schemas"]["PullOperationDto"];
+    assert_eq!(op["properties"]["progress"]["type"], "integer");
+    for f in [
+        "id",
+        "companyId",
+        "connectionId",
+        "dataType",
+        "status",
+        "requested",
+        "progress",
+        "isCompleted",
+        "isErrored",
+    ] {
+        assert!(
+            op["required"].as_array().unwrap().iter().any(|r| r == f),
+            "PullOperation.{f} is required"
+        );
+    }
 }

@@ -88,7 +88,11 @@ impl TestServer {
         cfg.workers.enabled = false;
         tweak(&mut cfg);
         let clock = ManualClock::new(Timestamp::from_millis(1_795_000_000_000));
-        let server = finlink::spawn(&cfg, Arc::new(clock.clone())).await.unwrap();
+        // Connectors wait (Retry-After, backoff) by moving the manual clock.
+        let sleeper = finlink_providers::connectors::ClockSleeper::new(clock.clone());
+        let server = finlink::spawn_with(&cfg, Arc::new(clock.clone()), Some(Arc::new(sleeper)))
+            .await
+            .unwrap();
         let key = finlink::bootstrap(&server.app).await.unwrap().unwrap();
         let base = server.base_url();
         Self {

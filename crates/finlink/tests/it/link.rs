@@ -279,6 +279,19 @@ fn handed_over(hop: &Hop) -> String {
     link
 }
 
+/// Links a new Sandbox connection through the hosted Link pages (no name confirmation), the
+/// business consenting as `company_name`: (company id, connection id).
+pub(crate) async fn link_sandbox(ts: &TestServer, company_name: &str) -> (String, String) {
+    set_profile(ts, false).await;
+    let (cid, conn) = company_with(ts, "mqjo").await;
+    let conn_id = conn["id"].as_str().unwrap().to_owned();
+    let started = start_oauth(ts, conn["linkUrl"].as_str().unwrap()).await;
+    let callback = consent(ts, &started, "approve", company_name).await;
+    handed_over(&get(&callback, Some(&started.cookie)).await);
+    assert_eq!(connection(ts, &cid, &conn_id).await["status"], "Linked");
+    (cid, conn_id)
+}
+
 // -- 1 -------------------------------------------------------------------------------------------
 
 async fn oauth_flow_links_and_redirects(ts: &TestServer) {

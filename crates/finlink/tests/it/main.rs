@@ -17,6 +17,7 @@ mod link;
 mod migration;
 mod proxy;
 mod refresh;
+mod sync;
 mod vault;
 mod vault_api;
 mod webhooks;
