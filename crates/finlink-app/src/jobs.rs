@@ -3,7 +3,7 @@
 //! the outcome with the fencing token they claimed with, so a worker whose lease ran out (and
 //! whose job another worker took over) cannot commit. A killed worker's jobs run again once
 //! their lease expires. Kinds: `refresh` and `retention` (see `lifecycle`), `deliver`
-//! (`webhooks`), `pull` and `read_completed` (`sync`).
+//! (`webhooks`), `pull` and `read_completed` (`sync`), `schedule` (`schedules`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -391,6 +391,7 @@ impl App {
                 self.run_delivery_job(&payload, job.attempts, cache).await
             }
             crate::sync::PULL_JOB => Ok((self.run_pull_job(&payload, job.attempts).await?, None)),
+            crate::schedules::SCHEDULE_JOB => Ok((self.run_schedule_job(&payload).await?, None)),
             crate::sync::READ_COMPLETED_JOB => {
                 Ok((self.run_read_completed_job(&payload).await?, None))
             }

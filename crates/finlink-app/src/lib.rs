@@ -8,6 +8,7 @@ pub mod clients;
 pub mod companies;
 pub mod connections;
 pub mod credentials;
+pub mod data;
 pub mod events;
 pub mod integrations;
 pub mod jobs;
@@ -19,7 +20,9 @@ pub mod profile;
 pub mod proxy;
 pub mod refresh;
 pub mod rotation;
+pub mod schedules;
 pub mod sync;
+pub mod sync_settings;
 pub mod vault;
 pub mod webhooks;
 

@@ -158,7 +158,7 @@ impl App {
 
     /// What storing new credentials on `before` raises and schedules: the status event
     /// (`connection.connected` or `.reconnected`), `.recovered` when a failure cycle was open,
-    /// and the proactive refresh.
+    /// the proactive refresh, and the pull schedules when it becomes `Linked` (`schedules`).
     pub(crate) async fn credentials_effects(
         &self,
         before: &Connection,
@@ -167,6 +167,9 @@ impl App {
     ) -> Result<Effects> {
         let mut effects = Effects::none();
         effects.jobs.extend(self.refresh_job_for(integ, creds));
+        if before.status != ConnectionStatus::Linked {
+            effects.jobs.extend(self.schedule_start_jobs(before).await?);
+        }
         let status_change = status_event(before.status, ConnectionStatus::Linked);
         let recovered = before.refresh.failing_since.is_some();
         if status_change.is_some() || recovered {
@@ -215,9 +218,9 @@ impl App {
             // Unlinked or pending: a refresh does not relink it; the events above do not apply.
             effects.events.clear();
             effects.deliveries.clear();
-            effects
-                .jobs
-                .retain(|j| j.kind != crate::webhooks::DELIVER_JOB);
+            effects.jobs.retain(|j| {
+                j.kind != crate::webhooks::DELIVER_JOB && j.kind != crate::schedules::SCHEDULE_JOB
+            });
         }
         let write = ConnectionWrite {
             status: (conn.status == ConnectionStatus::Deauthorized)

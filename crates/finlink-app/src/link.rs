@@ -1091,7 +1091,7 @@ impl App {
             .await?;
         if !reconnect {
             // Fetch on first link, queued with the status change.
-            effects.pulls = self.first_link_pulls(&lc.connection).await;
+            effects.pulls = self.first_link_pulls(&lc.connection).await?;
         }
         let linked = match self
             .store

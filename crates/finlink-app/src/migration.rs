@@ -277,7 +277,7 @@ impl App {
         };
         let mut effects = self.credentials_effects(existing, integ, &creds).await?;
         if first_link {
-            effects.pulls = self.first_link_pulls(existing).await;
+            effects.pulls = self.first_link_pulls(existing).await?;
         }
         let linked = self
             .store

@@ -12,7 +12,11 @@
 //!   abandoned resumes after its last stored page, and a record stored twice is one row.
 //! - A pull after a successful one of the same connection and data type is incremental: it asks
 //!   for records modified since that one's watermark (the latest source modified time it saw).
-//!   The fetch on first link pulls everything.
+//!   The fetch on first link, and any pull before the first successful one, pulls everything,
+//!   or from the data type's `syncFromUtc` / `syncFromWindow` when its sync settings set one.
+//! - What a sync of everything (`data/all`, the fetch on first link) pulls, and in which order,
+//!   is the sync settings' (`sync_settings`): the types with `fetchOnFirstLink` that the
+//!   connection's connectors pull, in `syncOrder`.
 //! - Transient failures (the platform failing beyond the connector's own page retries, a token
 //!   endpoint failing for now, a storage error) pause the dataset and retry the job from the
 //!   last stored page with backoff, at most [`MAX_PULL_ATTEMPTS`] times; other failures end
@@ -61,12 +65,6 @@ pub const MAX_PULL_ATTEMPTS: i32 = 6;
 /// An access token that expires within this margin is refreshed before a page is fetched.
 const TOKEN_MARGIN_SECS: i64 = 60;
 
-/// Whether a sync of everything (`data/all`, fetch on first link) pulls `data_type` by default.
-/// Sync settings (`fetchOnFirstLink` per data type) will replace this default.
-pub fn default_fetch_on_first_link(data_type: DataType) -> bool {
-    data_type.has_model()
-}
-
 fn job_ids(payload: &Value, key: &str) -> Result<(ClientId, uuid::Uuid)> {
     let field = |k: &str| {
         payload
@@ -105,17 +103,22 @@ fn record_hash(unstamped: &str, raw: &str) -> String {
 impl App {
     // -- what a sync pulls ---------------------------------------------------------------------
 
-    /// The data types a sync of everything pulls from `conn`: those with `fetchOnFirstLink`
-    /// (for now [`default_fetch_on_first_link`]) that its connectors pull.
-    pub async fn sync_all_types(&self, _client: ClientId, conn: &Connection) -> Vec<DataType> {
-        self.connectors
-            .data_types(&conn.integration_key)
-            .into_iter()
-            .filter(|t| default_fetch_on_first_link(*t))
-            .collect()
+    /// The data types a sync of everything (and a schedule) pulls from `conn`, in the order
+    /// they are queued: those with `fetchOnFirstLink` that its connectors pull, in `syncOrder`.
+    pub fn sync_all_types(
+        &self,
+        settings: &finlink_domain::sync_settings::EffectiveSyncSettings,
+        conn: &Connection,
+    ) -> Vec<DataType> {
+        settings.fetch_on_first_link(&self.connectors.data_types(&conn.integration_key))
     }
 
-    fn new_batch(&self, client: ClientId, company: CompanyId, initial: bool) -> SyncBatch {
+    pub(crate) fn new_batch(
+        &self,
+        client: ClientId,
+        company: CompanyId,
+        initial: bool,
+    ) -> SyncBatch {
         SyncBatch {
             id: uuid::Uuid::now_v7(),
             client_id: client,
@@ -126,7 +129,12 @@ impl App {
         }
     }
 
-    fn new_pull(&self, conn: &Connection, batch: &SyncBatch, data_type: DataType) -> NewPull {
+    pub(crate) fn new_pull(
+        &self,
+        conn: &Connection,
+        batch: &SyncBatch,
+        data_type: DataType,
+    ) -> NewPull {
         let now = self.clock.now();
         let id = uuid::Uuid::now_v7();
         let dataset = Dataset::queued(
@@ -153,21 +161,27 @@ impl App {
 
     /// The fetch on first link of a connection linked through Link, to queue in the same
     /// transaction as its status change. None when its connectors pull nothing.
-    pub(crate) async fn first_link_pulls(&self, conn: &Connection) -> Option<PullBatch> {
+    pub(crate) async fn first_link_pulls(&self, conn: &Connection) -> Result<Option<PullBatch>> {
+        if self.connectors.data_types(&conn.integration_key).is_empty() {
+            return Ok(None);
+        }
+        let settings = self
+            .effective_sync_settings(conn.client_id, conn.company_id)
+            .await?;
         let batch = self.new_batch(conn.client_id, conn.company_id, true);
         let pulls: Vec<NewPull> = self
-            .sync_all_types(conn.client_id, conn)
-            .await
+            .sync_all_types(&settings, conn)
             .into_iter()
             .map(|t| self.new_pull(conn, &batch, t))
             .collect();
-        (!pulls.is_empty()).then_some(PullBatch { batch, pulls })
+        Ok((!pulls.is_empty()).then_some(PullBatch { batch, pulls }))
     }
 
     // -- the API -------------------------------------------------------------------------------
 
     /// `POST /companies/{id}/data/all`: one dataset per data type with fetch on first link that
-    /// each `Linked` connection pulls; a type already queued or running is left as it is.
+    /// each `Linked` connection pulls, queued in `syncOrder`; a type already queued or running
+    /// is left as it is.
     pub async fn refresh_all_data(&self, client: ClientId, company: CompanyId) -> Result<()> {
         let co = self.get_company(client, company).await?;
         let linked: Vec<&Connection> = co
@@ -178,10 +192,11 @@ impl App {
         if linked.is_empty() {
             return Err(no_linked_connection(company));
         }
+        let settings = self.effective_sync_settings(client, company).await?;
         let batch = self.new_batch(client, company, false);
         let mut pulls = Vec::new();
         for conn in linked {
-            for t in self.sync_all_types(client, conn).await {
+            for t in self.sync_all_types(&settings, conn) {
                 pulls.push(self.new_pull(conn, &batch, t));
             }
         }
@@ -497,11 +512,25 @@ impl App {
                 .await;
         };
         let integ = self.integration(&conn.integration_key)?.clone();
-        // The watermark is chosen by the first run; a resumed run keeps it.
-        let modified_since = if ds.started.is_none() && !ds.is_initial {
-            self.store
-                .sync_watermark(client, conn.id, ds.data_type)
-                .await?
+        // The watermark is chosen by the first run; a resumed run keeps it. Before the first
+        // successful pull (and for the fetch on first link), the sync settings' syncFrom bounds
+        // the full pull.
+        let modified_since = if ds.started.is_none() {
+            let watermark = if ds.is_initial {
+                None
+            } else {
+                self.store
+                    .sync_watermark(client, conn.id, ds.data_type)
+                    .await?
+            };
+            match watermark {
+                Some(w) => Some(w),
+                None => self
+                    .effective_sync_settings(client, conn.company_id)
+                    .await?
+                    .get(ds.data_type)
+                    .sync_from(self.clock.now()),
+            }
         } else {
             None
         };
@@ -969,12 +998,5 @@ mod tests {
         assert_ne!(a, record_hash("{\"id\":\"1\"}", "{\"ID\":2}"));
         assert_ne!(a, record_hash("{\"id\":\"2\"}", "{\"ID\":1}"));
         assert_eq!(a.len(), 40);
-    }
-
-    #[test]
-    fn fetch_on_first_link_defaults_to_the_modelled_types() {
-        assert!(default_fetch_on_first_link(DataType::Invoices));
-        assert!(default_fetch_on_first_link(DataType::Company));
-        assert!(!default_fetch_on_first_link(DataType::BalanceSheet));
     }
 }

@@ -18,6 +18,7 @@ pub mod paging;
 pub mod profile;
 pub mod query;
 pub mod sync;
+pub mod sync_settings;
 pub mod webhook;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};

@@ -33,6 +33,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 fn api_router() -> OpenApiRouter<HttpState> {
     OpenApiRouter::with_openapi(codat::ApiDoc::openapi())
         .merge(codat::router())
+        .merge(codat::data::router())
         .merge(vault::router())
         .merge(ops::documented_router())
 }

@@ -42,6 +42,8 @@ use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::query::Query;
 use sqlx::{PgPool, Postgres, Row};
 
+mod records;
+mod settings;
 mod sync;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -2536,6 +2538,83 @@ impl Store for PostgresStore {
             connection.as_deref(),
             data_type.as_str(),
             record_id,
+        )
+        .await
+    }
+
+    // -- sync settings and schedules -----------------------------------------------------------
+
+    async fn get_sync_settings(
+        &self,
+        client: ClientId,
+        company: Option<CompanyId>,
+    ) -> Result<Option<finlink_domain::sync_settings::SyncSettings>> {
+        let company = company.map(|c| c.to_string());
+        settings::get_sync_settings(&self.pool, &client.to_string(), company.as_deref()).await
+    }
+
+    async fn put_sync_settings(
+        &self,
+        client: ClientId,
+        company: Option<CompanyId>,
+        s: &finlink_domain::sync_settings::SyncSettings,
+        effects: &Effects,
+    ) -> Result<bool> {
+        let company = company.map(|c| c.to_string());
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        if !settings::put_sync_settings(&mut tx, &client.to_string(), company.as_deref(), s).await?
+        {
+            return Ok(false);
+        }
+        self.write_effects(&mut tx, effects).await?;
+        self.commit_with(tx, effects).await?;
+        Ok(true)
+    }
+
+    async fn latest_pulls(
+        &self,
+        client: ClientId,
+        connection: ConnectionId,
+    ) -> Result<Vec<(finlink_domain::data::DataType, Timestamp)>> {
+        settings::latest_pulls(&self.pool, &client.to_string(), &connection.to_string()).await
+    }
+
+    // -- reading data: the read endpoints -------------------------------------------------------
+
+    async fn data_type_read(
+        &self,
+        client: ClientId,
+        company: CompanyId,
+        connection: Option<ConnectionId>,
+        data_type: finlink_domain::data::DataType,
+    ) -> Result<bool> {
+        let connection = connection.map(|c| c.to_string());
+        records::data_type_read(
+            &self.pool,
+            &client.to_string(),
+            &company.to_string(),
+            connection.as_deref(),
+            data_type,
+        )
+        .await
+    }
+
+    async fn query_records(
+        &self,
+        client: ClientId,
+        company: CompanyId,
+        connection: Option<ConnectionId>,
+        data_type: finlink_domain::data::DataType,
+        query: &finlink_store::records::RecordQuery,
+    ) -> Result<Page<finlink_domain::sync::StoredRecord>> {
+        let connection = connection.map(|c| c.to_string());
+        records::query_records(
+            &self.pool,
+            &client.to_string(),
+            &company.to_string(),
+            connection.as_deref(),
+            data_type,
+            query,
         )
         .await
     }

@@ -9,6 +9,8 @@
 
 mod migrate;
 mod pool;
+mod records;
+mod settings;
 mod store;
 mod sync;
 

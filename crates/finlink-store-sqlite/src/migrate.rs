@@ -30,6 +30,14 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../migrations/0008_job_groups.sql"),
     ),
     ("0009_sync", include_str!("../migrations/0009_sync.sql")),
+    (
+        "0010_sync_settings",
+        include_str!("../migrations/0010_sync_settings.sql"),
+    ),
+    (
+        "0011_data_reads",
+        include_str!("../migrations/0011_data_reads.sql"),
+    ),
 ];
 
 pub fn run(conn: &mut Connection) -> rusqlite::Result<()> {

@@ -2351,6 +2351,98 @@ impl Store for SqliteStore {
             })
             .await
     }
+
+    // -- sync settings and schedules -----------------------------------------------------------
+
+    async fn get_sync_settings(
+        &self,
+        client: ClientId,
+        company: Option<CompanyId>,
+    ) -> Result<Option<finlink_domain::sync_settings::SyncSettings>> {
+        let (client, company) = (client.to_string(), company.map(|c| c.to_string()));
+        self.pool
+            .read_point(move |db| {
+                crate::settings::get_sync_settings(db, &client, company.as_deref())
+            })
+            .await
+    }
+
+    async fn put_sync_settings(
+        &self,
+        client: ClientId,
+        company: Option<CompanyId>,
+        settings: &finlink_domain::sync_settings::SyncSettings,
+        effects: &Effects,
+    ) -> Result<bool> {
+        let (client, company) = (client.to_string(), company.map(|c| c.to_string()));
+        let settings = settings.clone();
+        self.write_with(effects, move |tx| {
+            let done =
+                crate::settings::put_sync_settings(tx, &client, company.as_deref(), &settings)?;
+            Ok((done, done))
+        })
+        .await
+    }
+
+    async fn latest_pulls(
+        &self,
+        client: ClientId,
+        connection: ConnectionId,
+    ) -> Result<Vec<(finlink_domain::data::DataType, Timestamp)>> {
+        let (client, connection) = (client.to_string(), connection.to_string());
+        self.pool
+            .read(move |db| crate::settings::latest_pulls(db, &client, &connection))
+            .await
+    }
+
+    // -- reading data: the read endpoints -------------------------------------------------------
+
+    async fn data_type_read(
+        &self,
+        client: ClientId,
+        company: CompanyId,
+        connection: Option<ConnectionId>,
+        data_type: finlink_domain::data::DataType,
+    ) -> Result<bool> {
+        let (client, company) = (client.to_string(), company.to_string());
+        let connection = connection.map(|c| c.to_string());
+        self.pool
+            .read_point(move |db| {
+                crate::records::data_type_read(
+                    db,
+                    &client,
+                    &company,
+                    connection.as_deref(),
+                    data_type,
+                )
+            })
+            .await
+    }
+
+    async fn query_records(
+        &self,
+        client: ClientId,
+        company: CompanyId,
+        connection: Option<ConnectionId>,
+        data_type: finlink_domain::data::DataType,
+        query: &finlink_store::records::RecordQuery,
+    ) -> Result<Page<finlink_domain::sync::StoredRecord>> {
+        let (client, company) = (client.to_string(), company.to_string());
+        let connection = connection.map(|c| c.to_string());
+        let query = query.clone();
+        self.pool
+            .read(move |db| {
+                crate::records::query_records(
+                    db,
+                    &client,
+                    &company,
+                    connection.as_deref(),
+                    data_type,
+                    &query,
+                )
+            })
+            .await
+    }
 }
 
 /// `SELECT key, COUNT(*) ... GROUP BY key` as pairs.

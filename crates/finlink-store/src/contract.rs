@@ -28,6 +28,9 @@ use finlink_domain::credentials::{AuditEntry, SealedCredentials};
 use finlink_domain::event::Event;
 use finlink_domain::integration::AuthType;
 
+mod records;
+mod settings;
+
 const T0: i64 = 1_764_000_000_000;
 
 fn ts(offset_ms: i64) -> Timestamp {
@@ -128,6 +131,8 @@ pub async fn run_all(store: Arc<dyn Store>) {
     effects_health_and_events(s).await;
     syncs(s).await;
     sync_records_follow_their_connection(s).await;
+    settings::sync_settings(s).await;
+    records::data_reads(s).await;
 }
 
 async fn clients_and_profiles(s: &dyn Store) {

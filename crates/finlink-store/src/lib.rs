@@ -6,6 +6,7 @@
 //! the queries, not of the callers.
 
 pub mod contract;
+pub mod records;
 pub mod rows;
 pub mod sql;
 
@@ -712,4 +713,52 @@ pub trait Store: Send + Sync + 'static {
         data_type: DataType,
         record_id: &str,
     ) -> Result<Option<StoredRecord>>;
+
+    // -- sync settings and schedules (finlink_domain::sync_settings) ---------------------------
+
+    /// The sync settings stored for a client (`company` None) or for one of its companies.
+    async fn get_sync_settings(
+        &self,
+        client: ClientId,
+        company: Option<CompanyId>,
+    ) -> Result<Option<finlink_domain::sync_settings::SyncSettings>>;
+    /// Replaces them, with `effects` in the same transaction. False (nothing written) when the
+    /// company does not exist or is another client's.
+    async fn put_sync_settings(
+        &self,
+        client: ClientId,
+        company: Option<CompanyId>,
+        settings: &finlink_domain::sync_settings::SyncSettings,
+        effects: &Effects,
+    ) -> Result<bool>;
+    /// Per data type a connection has datasets of: when the latest one was requested (the
+    /// anchor of its schedule).
+    async fn latest_pulls(
+        &self,
+        client: ClientId,
+        connection: ConnectionId,
+    ) -> Result<Vec<(DataType, Timestamp)>>;
+
+    // -- reading data: the read endpoints (records::RecordQuery) --------------------------------
+
+    /// Whether a pull of `data_type` has completed (`Complete`) for the company (on `connection`
+    /// when given): the data is readable; until then the read endpoints answer 409.
+    async fn data_type_read(
+        &self,
+        client: ClientId,
+        company: CompanyId,
+        connection: Option<ConnectionId>,
+        data_type: DataType,
+    ) -> Result<bool>;
+    /// A page of a company's stored records of one type (of one connection when given),
+    /// filtered by `query.filter` and ordered by `query.order` over the records' fields (by
+    /// record id otherwise); the total counts every record that matches.
+    async fn query_records(
+        &self,
+        client: ClientId,
+        company: CompanyId,
+        connection: Option<ConnectionId>,
+        data_type: DataType,
+        query: &records::RecordQuery,
+    ) -> Result<Page<StoredRecord>>;
 }

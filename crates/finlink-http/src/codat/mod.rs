@@ -7,12 +7,14 @@ pub mod authorization;
 pub mod companies;
 pub mod connections;
 pub mod credentials;
+pub mod data;
 pub mod dto;
 pub mod events;
 pub mod integration_credentials;
 pub mod integrations;
 pub mod profile;
 pub mod sync;
+pub mod sync_settings;
 pub mod webhooks;
 
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -34,7 +36,7 @@ use crate::state::HttpState;
         (name = "Companies", description = "One company per business customer."),
         (name = "Connections", description = "A company's links to accounting, banking and commerce platforms."),
         (name = "Integrations", description = "The platforms finlink connects to."),
-        (name = "Settings", description = "Profile, API keys, the audit log and events."),
+        (name = "Settings", description = "Profile, sync settings, API keys, the audit log and events."),
         (name = "Refresh data", description = "Syncs: queue pulls (all data, one data type), follow them (data status, pull history)."),
         (name = "Data", description = "The data finlink has read, in Codat's shapes."),
         (name = "Webhooks", description = "Webhook consumers, their signing secrets, delivery log and replay."),
@@ -106,4 +108,12 @@ pub fn router() -> OpenApiRouter<HttpState> {
         .routes(routes!(sync::history))
         .routes(routes!(sync::pull_operation))
         .routes(routes!(sync::info))
+        .routes(routes!(
+            sync_settings::get_profile,
+            sync_settings::update_profile
+        ))
+        .routes(routes!(
+            sync_settings::get_company,
+            sync_settings::set_company
+        ))
 }

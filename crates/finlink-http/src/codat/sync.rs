@@ -108,10 +108,11 @@ pub struct QueueQuery {
 
 /// Refresh all data
 ///
-/// Queues one pull per data type with fetch on first link (for now: every data type finlink
-/// reads from the platform) on each of the company's `Linked` connections. A data type already
-/// queued or running on a connection is left as it is. `read.completed` is raised when they
-/// have all ended. 400 when the company has no `Linked` connection.
+/// Queues one pull per data type with `fetchOnFirstLink` in the company's sync settings (by
+/// default every data type finlink reads from the platform) on each of the company's `Linked`
+/// connections, in `syncOrder`. A data type already queued or running on a connection is left
+/// as it is. `read.completed` is raised when they have all ended. 400 when the company has no
+/// `Linked` connection.
 #[utoipa::path(post, path = "/companies/{companyId}/data/all", tag = "Refresh data",
     operation_id = "refresh-company-data",
     params(("companyId" = String, Path, format = "uuid")),

@@ -200,6 +200,10 @@ fn openapi_document_covers_the_codat_operations() {
         ("/companies/{companyId}/data/history", "get"),
         ("/companies/{companyId}/data/history/{datasetId}", "get"),
         ("/companies/{companyId}/data/info", "get"),
+        ("/profile/syncSettings", "get"),
+        ("/profile/syncSettings", "post"),
+        ("/companies/{companyId}/syncSettings", "get"),
+        ("/companies/{companyId}/syncSettings", "post"),
     ];
     for (p, m) in expect {
         assert!(doc["paths"][p][m].is_object(), "{m} {p}");
@@ -212,6 +216,31 @@ fn openapi_document_covers_the_codat_operations() {
     assert!(
         doc["paths"]["/companies/{companyId}/data/all"]["post"]["responses"]["204"].is_object()
     );
+    // sync settings: both POSTs answer 204; a SyncSetting's four required fields
+    for p in [
+        "/profile/syncSettings",
+        "/companies/{companyId}/syncSettings",
+    ] {
+        assert!(
+            doc["paths"][p]["post"]["responses"]["204"].is_object(),
+            "{p}"
+        );
+        assert!(
+            doc["paths"][p]["get"]["responses"]["200"].is_object(),
+            "{p}"
+        );
+    }
+    let setting = &doc["components"]["schemas"]["SyncSettingDto"];
+    for f in ["dataType", "fetchOnFirstLink", "syncSchedule", "syncOrder"] {
+        assert!(
+            setting["required"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r == f),
+            "SyncSetting.{f} is required"
+        );
+    }
     let queue = &doc["paths"]["/companies/{companyId}/data/queue/{dataType}"]["post"];
     assert_eq!(
         queue["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
