@@ -21,6 +21,16 @@ from conftest import FinlinkEnv, start_server  # noqa: E402
 N = int(os.environ.get("RECORDS", "100000"))
 ENGINES = os.environ.get("ENGINES", "sqlite postgres").split()
 TIMEOUT_S = float(os.environ.get("SYNC_TIMEOUT", "1800"))
+# The read benchmark: invoices stored for one company, then GET /data/invoices?pageSize=5000
+# with these queries, READ_REPEAT times each (0 skips it).
+READ_RECORDS = int(os.environ.get("READ_RECORDS", "1000000"))
+READ_REPEAT = int(os.environ.get("READ_REPEAT", "20"))
+QUERIES = [
+    ("no query (baseline: the same endpoint, first page)", {}),
+    ("query=status=Paid", {"query": "status=Paid"}),
+    ("query=amountDue>0&&issueDate>2023-06-30", {"query": "amountDue>0&&issueDate>2023-06-30"}),
+    ("orderBy=-issueDate", {"orderBy": "-issueDate"}),
+]
 TYPES = [("invoices", "invoices", "invoices"), ("bankTransactions", "bank-transactions", "bankTransactions")]
 
 
@@ -50,6 +60,57 @@ def sandbox_alone(server, grant: dict, path: str) -> tuple:
             break
         page += 1
     return records, time.monotonic() - t0
+
+
+def pull(server, auth, company_id: str, data_type: str) -> float:
+    t0 = time.monotonic()
+    r = requests.post(server.url(f"/companies/{company_id}/data/queue/{data_type}"), headers=auth, timeout=60)
+    r.raise_for_status()
+    ds = r.json()["id"]
+    while True:
+        op = requests.get(server.url(f"/companies/{company_id}/data/history/{ds}"), headers=auth, timeout=60).json()
+        if op["isCompleted"] or op["isErrored"]:
+            break
+        if time.monotonic() - t0 > TIMEOUT_S:
+            raise SystemExit(f"{data_type}: not done after {TIMEOUT_S} s: {op}")
+        time.sleep(0.2)
+    if op["status"] != "Complete":
+        raise SystemExit(f"{data_type}: {op}")
+    return time.monotonic() - t0
+
+
+def read_bench(server, sdk, auth) -> None:
+    """READ_RECORDS invoices pulled into a company of their own, then timed reads."""
+    grant = requests.post(
+        server.url("/sandbox/admin/mint"),
+        json={"companyName": "Bench Read Ltd", "data": {"invoices": READ_RECORDS}},
+        timeout=60,
+    ).json()
+    company = sdk.companies.create(request={"name": "Bench Read"})
+    conn = sdk.connections.create(request={"company_id": company.id, "request_body": {"platform_key": "mqjo"}})
+    sdk.connections.update_authorization(request={
+        "company_id": company.id, "connection_id": conn.id,
+        "request_body": {"accessToken": grant["access_token"], "refreshToken": grant["refresh_token"],
+                         "expiresIn": str(grant["expires_in"]), "tenantId": grant["tenant_id"]},
+    })
+    secs = pull(server, auth, company.id, "invoices")
+    print(f"  read benchmark: {READ_RECORDS} invoices pulled and stored in {secs:.1f} s ({READ_RECORDS / secs:,.0f} records/s); "
+          f"GET /companies/{{id}}/data/invoices?pageSize=5000, {READ_REPEAT} times each, one at a time:")
+    s = requests.Session()
+    for label, params in QUERIES:
+        times, total, got = [], None, 0
+        for _ in range(READ_REPEAT):
+            t0 = time.monotonic()
+            r = s.get(server.url(f"/companies/{company.id}/data/invoices"), params={"pageSize": 5000, **params},
+                      headers=auth, timeout=120)
+            times.append(time.monotonic() - t0)
+            r.raise_for_status()
+            body = r.json()
+            total, got = body["totalResults"], len(body["results"])
+        times.sort()
+        pct = lambda p: times[min(len(times) - 1, int(p * len(times)))] * 1000  # noqa: E731
+        print(f"    {label:<48} p50 {pct(0.5):7.1f} ms  p99 {pct(0.99):7.1f} ms  max {times[-1] * 1000:7.1f} ms"
+              f"  ({got} of totalResults {total})")
 
 
 def run(engine: str) -> None:
@@ -99,6 +160,8 @@ def run(engine: str) -> None:
             print(f"  finlink pulls {dt}: {N} records in {secs:.2f} s = {rate:,.0f} records/s ({rate / base[dt]:.2f} of the sandbox alone); "
                   f"RSS now {rss_kb(pid, 'VmRSS') // 1024} MB")
         print(f"  finlink peak RSS {rss_kb(pid, 'VmHWM') // 1024} MB (at start {rss_start // 1024} MB); load {loadavg()}")
+        if READ_RECORDS and READ_REPEAT:
+            read_bench(server, sdk, auth)
     finally:
         server.stop()
         fenv.cleanup()
