@@ -37,6 +37,9 @@ class Receiver:
     """A webhook receiver on loopback: records every request; answers from a script, then 200."""
 
     script: Deque[int] = field(default_factory=deque)
+    # Answer 503 to the first request of every webhook-id (whatever order they come in).
+    fail_first_sends: bool = False
+    seen_ids: set = field(default_factory=set)
     # (headers, body, the status answered)
     requests: List[Tuple[Dict[str, str], bytes, int]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -50,7 +53,12 @@ class Receiver:
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
                 with receiver.lock:
-                    status = receiver.script.popleft() if receiver.script else 200
+                    wid = self.headers.get("webhook-id", "")
+                    if receiver.fail_first_sends and wid not in receiver.seen_ids:
+                        status = 503
+                    else:
+                        status = receiver.script.popleft() if receiver.script else 200
+                    receiver.seen_ids.add(wid)
                     receiver.requests.append(({k.lower(): v for k, v in self.headers.items()}, body, status))
                 self.send_response(status)
                 self.send_header("content-length", "2")
@@ -177,10 +185,13 @@ def test_receiver_down_catches_up_exactly_once(server_factory: ServerFactory):
         cid = r.json()["id"]
         secret = secret_of(server, cid)
 
-        # 503 for the first attempt of each of two events: the 5 s retry delivers them.
-        rx.script.extend([503, 503])
+        # 503 for the first attempt of each of two events: the 5 s retry delivers them. (By
+        # webhook-id, not by arrival: when both companies share a delivery lane, the second is
+        # held back until the first's retry, and then comes right after it.)
+        rx.fail_first_sends = True
         create_companies(server, ["Busy A", "Busy B"])
         wait_for(lambda: len(rx.verified(secret)) == 2, timeout=40, what="deliveries after a 503")
+        rx.fail_first_sends = False
         log = requests.get(server.url(f"/webhooks/{cid}/deliveries"), headers=server.auth, timeout=30).json()
         assert sorted(d["attempts"] for d in log["results"]) == [2, 2], log
         assert all(d["status"] == "succeeded" for d in log["results"]), log

@@ -169,6 +169,8 @@ pub enum JobOutcome {
     Done,
     /// Try again at this time (counts as a failed attempt).
     RetryAt(Timestamp, String),
+    /// Not run now: try at this time, without counting this claim as an attempt.
+    DeferTo(Timestamp, String),
 }
 
 /// The delay before attempt `attempt + 1`: 30 s doubling to at most an hour, with ±20 % jitter.
@@ -303,6 +305,9 @@ impl App {
                     });
                     ("dead", JobResult::Dead { error }, d)
                 }
+            }
+            Ok((JobOutcome::DeferTo(at, error), d)) => {
+                ("deferred", JobResult::Deferred { at, error }, d)
             }
             Err(e) => {
                 tracing::warn!(job_id = %job.id, kind = %job.kind, error = %e, "job failed");

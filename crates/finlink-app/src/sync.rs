@@ -154,8 +154,10 @@ impl App {
             Some(format!("pull:{id}")),
             Some(format!("pull:{}:{}", conn.id, data_type)),
         );
-        // The handler ends the dataset after MAX_PULL_ATTEMPTS; the job outlives that.
-        job.max_attempts = MAX_PULL_ATTEMPTS + 4;
+        // The handler ends the dataset after MAX_PULL_ATTEMPTS. The job itself never dies: a
+        // dead job could leave its dataset active (Fetching) for good after failures of
+        // finlink's own (storage), and the one-active-dataset rule would then refuse that type.
+        job.max_attempts = i32::MAX;
         NewPull { dataset, job }
     }
 

@@ -535,7 +535,7 @@ impl App {
             d.state = DeliveryState::Pending;
             d.next_attempt_at = Some(at);
             let why = "held back: an earlier delivery in its lane failed";
-            return Ok((JobOutcome::RetryAt(at, why.into()), Some(d)));
+            return Ok((JobOutcome::DeferTo(at, why.into()), Some(d)));
         }
         let consumer = &cached.consumer;
         let body = Self::envelope(&event, d.attempts + 1);

@@ -88,6 +88,11 @@ pub enum JobResult {
     Dead {
         error: String,
     },
+    /// Not run: queued again at `at`, and its claim does not count as an attempt.
+    Deferred {
+        at: Timestamp,
+        error: String,
+    },
 }
 
 /// The outcome of one claimed job, recorded with the fencing token it was claimed with, and

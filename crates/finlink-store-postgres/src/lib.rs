@@ -2076,14 +2076,24 @@ impl Store for PostgresStore {
             .fetch_all(&mut *tx)
             .await
             .map_err(db_error)?;
-            let head_ids: Vec<&str> = heads.iter().map(|h| h.1.as_str()).collect();
+            // A key is taken only if nothing of it runs under a live lease and this head is its
+            // first queued job: a head found past a row another claimer had locked (SKIP
+            // LOCKED) would otherwise run before that earlier job.
+            let locked_heads: Vec<&&(i64, String, Option<String>)> = heads
+                .iter()
+                .filter(|h| h.2.as_ref().is_some_and(|k| locked.contains(k)))
+                .collect();
             let busy: Vec<String> = sqlx::query_scalar(
-                "SELECT DISTINCT concurrency_key FROM jobs WHERE concurrency_key = ANY($1) \
-                 AND state = 'running' AND lease_expires > $2 AND NOT (id = ANY($3))",
+                "SELECT h.key FROM unnest($1::text[], $2::text[], $3::bigint[]) AS h(key, head, run_at) WHERE \
+                 EXISTS (SELECT 1 FROM jobs WHERE concurrency_key = h.key AND state = 'running' \
+                 AND lease_expires > $4 AND id <> h.head) \
+                 OR EXISTS (SELECT 1 FROM jobs WHERE concurrency_key = h.key AND state = 'queued' \
+                 AND (run_at, id) < (h.run_at, h.head))",
             )
-            .bind(&locked)
+            .bind(locked_heads.iter().filter_map(|h| h.2.clone()).collect::<Vec<_>>())
+            .bind(locked_heads.iter().map(|h| h.1.clone()).collect::<Vec<_>>())
+            .bind(locked_heads.iter().map(|h| h.0).collect::<Vec<_>>())
             .bind(now)
-            .bind(&head_ids)
             .fetch_all(&mut *tx)
             .await
             .map_err(db_error)?;
@@ -2120,18 +2130,56 @@ impl Store for PostgresStore {
             std::collections::HashMap::new();
         let group_keys: Vec<String> = chosen.iter().filter_map(|h| h.2.clone()).collect();
         if per_key > 1 && !group_keys.is_empty() {
+            // In run order per key; rows another claimer holds are not waited for (two claims
+            // waiting on each other's rows would deadlock), and a key's followers stop at the
+            // first such row, so none runs before an earlier one.
+            let mut next: Vec<(String, i64, String)> = Vec::new();
+            for r in sqlx::query(
+                "SELECT f.concurrency_key, f.run_at, f.id FROM unnest($1::text[]) AS k(key) CROSS JOIN LATERAL \
+                 (SELECT id, concurrency_key, run_at FROM jobs WHERE concurrency_key = k.key AND state = 'queued' \
+                 AND run_at <= $2 ORDER BY run_at, id LIMIT $3) f",
+            )
+            .bind(&group_keys)
+            .bind(now)
+            .bind(i64::from(per_key - 1))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_error)?
+            {
+                next.push((get(&r, 0)?, get(&r, 1)?, get(&r, 2)?));
+            }
+            let ids: Vec<&str> = next.iter().map(|n| n.2.as_str()).collect();
+            let lockable: std::collections::HashSet<String> = sqlx::query_scalar(
+                "SELECT id FROM jobs WHERE id = ANY($1) AND state = 'queued' FOR UPDATE SKIP LOCKED",
+            )
+            .bind(&ids)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_error)?
+            .into_iter()
+            .collect();
+            next.sort();
+            let mut take: Vec<&str> = Vec::new();
+            let mut stopped: std::collections::HashSet<&str> = std::collections::HashSet::new();
+            for (key, _, id) in &next {
+                if stopped.contains(key.as_str()) {
+                    continue;
+                }
+                if lockable.contains(id) {
+                    take.push(id);
+                } else {
+                    stopped.insert(key);
+                }
+            }
             let sql = format!(
                 "UPDATE jobs SET state = 'running', lease_owner = $2, lease_expires = $3, fence = fence + 1, \
-                 attempts = attempts + 1, updated = $4 WHERE id IN (SELECT f.id FROM unnest($1::text[]) AS k(key) \
-                 CROSS JOIN LATERAL (SELECT id FROM jobs WHERE concurrency_key = k.key AND state = 'queued' \
-                 AND run_at <= $4 ORDER BY run_at, id LIMIT $5) f) RETURNING {JOB_COLUMNS}"
+                 attempts = attempts + 1, updated = $4 WHERE id = ANY($1) RETURNING {JOB_COLUMNS}"
             );
             for r in sqlx::query(&sql)
-                .bind(&group_keys)
+                .bind(&take)
                 .bind(owner)
                 .bind(until)
                 .bind(now)
-                .bind(i64::from(per_key - 1))
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(db_error)?
@@ -2200,6 +2248,9 @@ impl Store for PostgresStore {
                     ("queued", Some(at.as_millis()), Some(job_error(error)))
                 }
                 JobResult::Dead { error } => ("dead", None, Some(job_error(error))),
+                JobResult::Deferred { at, error } => {
+                    ("deferred", Some(at.as_millis()), Some(job_error(error)))
+                }
             };
             ids.push(r.id.to_string());
             fences.push(r.fence);
@@ -2210,7 +2261,9 @@ impl Store for PostgresStore {
         }
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         let applied: Vec<String> = sqlx::query_scalar(
-            "UPDATE jobs j SET state = u.state, run_at = COALESCE(u.run_at, j.run_at), \
+            "UPDATE jobs j SET state = CASE WHEN u.state = 'deferred' THEN 'queued' ELSE u.state END, \
+             run_at = COALESCE(u.run_at, j.run_at), \
+             attempts = j.attempts - CASE WHEN u.state = 'deferred' THEN 1 ELSE 0 END, \
              last_error = CASE WHEN u.state = 'done' THEN j.last_error ELSE u.error END, \
              lease_owner = NULL, lease_expires = NULL, updated = u.at \
              FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::bigint[]) \

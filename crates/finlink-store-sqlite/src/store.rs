@@ -1984,6 +1984,9 @@ impl Store for SqliteStore {
                         ("queued", Some(at.as_millis()), Some(job_error(error)))
                     }
                     JobResult::Dead { error } => ("dead", None, Some(job_error(error))),
+                    JobResult::Deferred { at, error } => {
+                        ("deferred", Some(at.as_millis()), Some(job_error(error)))
+                    }
                 };
                 (
                     r.id.to_string(),
@@ -2002,7 +2005,8 @@ impl Store for SqliteStore {
                 for (id, fence, state, run_at, error, at, delivery) in &records {
                     let n = tx
                         .prepare_cached(
-                            "UPDATE jobs SET state = ?3, run_at = COALESCE(?4, run_at), \
+                            "UPDATE jobs SET state = CASE WHEN ?3 = 'deferred' THEN 'queued' ELSE ?3 END, \
+                             run_at = COALESCE(?4, run_at), attempts = attempts - CASE WHEN ?3 = 'deferred' THEN 1 ELSE 0 END, \
                              last_error = CASE WHEN ?3 = 'done' THEN last_error ELSE ?5 END, \
                              lease_owner = NULL, lease_expires = NULL, updated = ?6 \
                              WHERE id = ?1 AND fence = ?2 AND state = 'running'",

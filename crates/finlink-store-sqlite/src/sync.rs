@@ -208,6 +208,11 @@ pub(crate) fn data_status(db: &Db, client: &str, company: &str) -> Result<Vec<Da
     Ok(out)
 }
 
+/// The next incremental pull's modified-since: the newest source-modified time the last complete
+/// pull saw, but never later than 5 minutes before it started. Pages come in id order, not
+/// modified order, so a record changed on an early page while later pages were fetched has an
+/// older time than the newest seen; taking the newest alone would skip it for good. (Filters
+/// are inclusive, so the overlap only costs re-fetching what changed in those minutes.)
 pub(crate) fn sync_watermark(
     db: &Db,
     client: &str,
@@ -216,7 +221,8 @@ pub(crate) fn sync_watermark(
 ) -> Result<Option<Timestamp>> {
     let v: Option<Option<i64>> = db
         .prepare_cached(
-            "SELECT max_source_modified FROM datasets WHERE connection_id = ?1 AND client_id = ?2 \
+            "SELECT CASE WHEN max_source_modified IS NULL OR started IS NULL THEN max_source_modified \
+         ELSE MIN(max_source_modified, started - 300000) END FROM datasets WHERE connection_id = ?1 AND client_id = ?2 \
              AND data_type = ?3 AND status = 'Complete' ORDER BY completed DESC, id DESC LIMIT 1",
         )
         .map_err(db_error)?
