@@ -2194,14 +2194,13 @@ impl Store for PostgresStore {
         claimed_heads.sort_by_key(|j| (j.run_at, j.id));
         let mut claimed = Vec::new();
         for head in claimed_heads {
-            let more = head
+            let mut more = head
                 .concurrency_key
                 .as_ref()
                 .and_then(|k| followers.remove(k))
                 .unwrap_or_default();
-            claimed.push(head);
-            let mut more = more;
             more.sort_by_key(|j| (j.run_at, j.id));
+            claimed.push(head);
             claimed.extend(more);
         }
         Ok(claimed)
