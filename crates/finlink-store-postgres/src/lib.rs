@@ -56,6 +56,8 @@ pub struct PostgresStore {
     /// One `LISTEN`ing connection per process, opened on first wait.
     listener: std::sync::Arc<tokio::sync::Mutex<Option<sqlx::postgres::PgListener>>>,
     /// Woken when this process enqueues a job.
+    /// Counts of the read endpoints' queries, per record version.
+    counts: std::sync::Arc<finlink_store::records::CountCache>,
     jobs_ready: std::sync::Arc<tokio::sync::Notify>,
     /// Coalesces the `NOTIFY`s that announce new jobs to other processes.
     announcer: std::sync::Arc<Announcer>,
@@ -142,6 +144,7 @@ impl PostgresStore {
             listener: std::sync::Arc::new(tokio::sync::Mutex::new(None)),
             jobs_ready: std::sync::Arc::default(),
             announcer: std::sync::Arc::default(),
+            counts: std::sync::Arc::default(),
         })
     }
 
@@ -1183,6 +1186,12 @@ impl Store for PostgresStore {
         .map_err(db_error)?
         .rows_affected();
         if n > 0 {
+            // Its records went with it: counts of the company's records are stale.
+            sqlx::query("UPDATE record_versions SET version = version + 1 WHERE company_id = $1")
+                .bind(company.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
             self.write_effects(&mut tx, effects).await?;
         }
         self.commit_with(tx, effects).await?;
@@ -2662,6 +2671,7 @@ impl Store for PostgresStore {
         let connection = connection.map(|c| c.to_string());
         records::query_records(
             &self.pool,
+            &self.counts,
             &client.to_string(),
             &company.to_string(),
             connection.as_deref(),

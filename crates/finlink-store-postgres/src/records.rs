@@ -6,7 +6,7 @@ use finlink_domain::Result;
 use finlink_domain::data::DataType;
 use finlink_domain::paging::Page;
 use finlink_domain::sync::StoredRecord;
-use finlink_store::records::{self, RecordQuery};
+use finlink_store::records::{self, CountCache, RecordQuery};
 use finlink_store::rows::{RECORD_COLUMNS, RecordRow};
 use finlink_store::sql::Dialect;
 use sqlx::PgPool;
@@ -36,6 +36,7 @@ pub(crate) async fn data_type_read(
 
 pub(crate) async fn query_records(
     pool: &PgPool,
+    counts: &CountCache,
     client: &str,
     company: &str,
     connection: Option<&str>,
@@ -58,15 +59,32 @@ pub(crate) async fn query_records(
     let total = match records::total_from_page(q.page, rows.len()) {
         Some(t) => t,
         None => {
-            let count_sql = format!("SELECT COUNT(*) {}", where_.text);
-            let n: i64 = get(
-                &bind_all(sqlx::query(&count_sql), &where_.params)
-                    .fetch_one(pool)
-                    .await
-                    .map_err(db_error)?,
-                0,
-            )?;
-            u64::try_from(n).unwrap_or(0)
+            let version: Option<i64> = sqlx::query_scalar(
+                "SELECT version FROM record_versions WHERE company_id = $1 AND data_type = $2",
+            )
+            .bind(company)
+            .bind(data_type.as_str())
+            .fetch_optional(pool)
+            .await
+            .map_err(db_error)?;
+            let version = version.unwrap_or(0);
+            let key = CountCache::key(client, &where_);
+            match counts.get(&key, version) {
+                Some(n) => n,
+                None => {
+                    let count_sql = format!("SELECT COUNT(*) {}", where_.text);
+                    let n: i64 = get(
+                        &bind_all(sqlx::query(&count_sql), &where_.params)
+                            .fetch_one(pool)
+                            .await
+                            .map_err(db_error)?,
+                        0,
+                    )?;
+                    let n = u64::try_from(n).unwrap_or(0);
+                    counts.put(key, version, n);
+                    n
+                }
+            }
         }
     };
     let items = rows

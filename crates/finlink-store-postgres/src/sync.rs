@@ -370,6 +370,16 @@ pub(crate) async fn store_page(tx: &mut PgConnection, p: &PageWrite) -> Result<b
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
+        // The count cache of the read endpoints (finlink_store::records::CountCache).
+        sqlx::query(
+            "INSERT INTO record_versions (company_id, data_type, version) VALUES ($1, $2, 1) \
+             ON CONFLICT (company_id, data_type) DO UPDATE SET version = record_versions.version + 1",
+        )
+        .bind(p.company.to_string())
+        .bind(p.data_type.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
     }
     Ok(true)
 }

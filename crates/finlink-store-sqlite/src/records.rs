@@ -6,7 +6,7 @@ use finlink_domain::Result;
 use finlink_domain::data::DataType;
 use finlink_domain::paging::Page;
 use finlink_domain::sync::StoredRecord;
-use finlink_store::records::{self, RecordQuery};
+use finlink_store::records::{self, CountCache, RecordQuery};
 use finlink_store::rows::{RECORD_COLUMNS, RecordRow};
 use finlink_store::sql::{Dialect, Param};
 use rusqlite::types::Value;
@@ -48,6 +48,7 @@ pub(crate) fn data_type_read(
 
 pub(crate) fn query_records(
     db: &Db,
+    counts: &CountCache,
     client: &str,
     company: &str,
     connection: Option<&str>,
@@ -57,7 +58,7 @@ pub(crate) fn query_records(
     let where_ =
         records::records_where(Dialect::Sqlite, client, company, connection, data_type, q)?;
     let order = records::order_by(Dialect::Sqlite, q.order.as_ref())?;
-    let params = values(where_.params);
+    let params = values(where_.params.clone());
     let page_sql = format!(
         "SELECT {RECORD_COLUMNS} {} ORDER BY {order} LIMIT {} OFFSET {}",
         where_.text,
@@ -87,12 +88,29 @@ pub(crate) fn query_records(
     let total = match records::total_from_page(q.page, rows.len()) {
         Some(t) => t,
         None => {
-            let n: i64 = db
-                .prepare_cached(&format!("SELECT COUNT(*) {}", where_.text))
+            let version: i64 = db
+                .prepare_cached(
+                    "SELECT version FROM record_versions WHERE company_id = ?1 AND data_type = ?2",
+                )
                 .map_err(db_error)?
-                .query_row(params_from_iter(params.iter()), |r| r.get(0))
-                .map_err(db_error)?;
-            u64::try_from(n).unwrap_or(0)
+                .query_row(params![company, data_type.as_str()], |r| r.get(0))
+                .optional()
+                .map_err(db_error)?
+                .unwrap_or(0);
+            let key = CountCache::key(client, &where_);
+            match counts.get(&key, version) {
+                Some(n) => n,
+                None => {
+                    let n: i64 = db
+                        .prepare_cached(&format!("SELECT COUNT(*) {}", where_.text))
+                        .map_err(db_error)?
+                        .query_row(params_from_iter(params.iter()), |r| r.get(0))
+                        .map_err(db_error)?;
+                    let n = u64::try_from(n).unwrap_or(0);
+                    counts.put(key, version, n);
+                    n
+                }
+            }
         }
     };
     Ok(Page {

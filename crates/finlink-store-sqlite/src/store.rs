@@ -43,6 +43,8 @@ pub struct SqliteStore {
     /// Woken when this process enqueues a job (SQLite has no cross-process notification;
     /// other processes find new work by polling).
     jobs_ready: Arc<tokio::sync::Notify>,
+    /// Counts of the read endpoints' queries, per record version.
+    counts: Arc<finlink_store::records::CountCache>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -66,6 +68,7 @@ impl SqliteStore {
         Ok(Self {
             pool,
             jobs_ready: Arc::default(),
+            counts: Arc::default(),
         })
     }
 
@@ -975,6 +978,14 @@ impl Store for SqliteStore {
                     params![id, client, company],
                 )
                 .map_err(db_error)?;
+            if n > 0 {
+                // Its records went with it: counts of the company's records are stale.
+                tx.execute(
+                    "UPDATE record_versions SET version = version + 1 WHERE company_id = ?1",
+                    params![company],
+                )
+                .map_err(db_error)?;
+            }
             Ok((n > 0, n > 0))
         })
         .await
@@ -2434,10 +2445,12 @@ impl Store for SqliteStore {
         let (client, company) = (client.to_string(), company.to_string());
         let connection = connection.map(|c| c.to_string());
         let query = query.clone();
+        let counts = self.counts.clone();
         self.pool
             .read(move |db| {
                 crate::records::query_records(
                     db,
+                    &counts,
                     &client,
                     &company,
                     connection.as_deref(),

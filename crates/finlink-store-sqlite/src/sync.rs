@@ -13,6 +13,12 @@ use finlink_store::sql::ACTIVE_DATASET_STATUSES;
 use finlink_store::{DatasetStart, DatasetUpdate, PageWrite, PullBatch, QueueOutcome};
 use rusqlite::{Connection as Db, OptionalExtension, Row, params};
 
+/// Raises a company's record version for a data type (`record_versions`, read by the count
+/// cache of the read endpoints); in the transaction that changes its records.
+const RAISE_RECORD_VERSION: &str = "INSERT INTO record_versions (company_id, data_type, version) \
+     VALUES (?1, ?2, 1) ON CONFLICT (company_id, data_type) \
+     DO UPDATE SET version = record_versions.version + 1";
+
 use crate::pool::db_error;
 
 pub(crate) fn dataset_row(r: &Row<'_>) -> rusqlite::Result<DatasetRow> {
@@ -336,6 +342,10 @@ pub(crate) fn store_page(tx: &Db, p: &PageWrite) -> Result<bool> {
         tx.prepare_cached("UPDATE datasets SET changed = changed + ?2 WHERE id = ?1")
             .map_err(db_error)?
             .execute(params![id, changed])
+            .map_err(db_error)?;
+        tx.prepare_cached(RAISE_RECORD_VERSION)
+            .map_err(db_error)?
+            .execute(params![company, data_type])
             .map_err(db_error)?;
     }
     Ok(true)

@@ -492,6 +492,52 @@ pub fn records_where(
     Ok(b)
 }
 
+/// How many entries [`CountCache`] keeps before it starts afresh.
+const COUNT_CACHE_ENTRIES: usize = 4096;
+
+/// The number of matches of a query (`totalResults` of a read endpoint), remembered per
+/// version of the company's records of that data type (the `record_versions` table, raised in
+/// the transaction of every write that changes them). Counting a query over a million records
+/// reads every match; a client paging through the result set asks the same count once per
+/// page, and from the second page on it is answered from here while nothing has changed.
+/// A count is never served for a version other than the one it was stored under; each process
+/// reads the current version from the database, so several processes sharing one database
+/// stay correct. Bounded: when full, it is emptied (a plain map, not an LRU: a cache miss costs
+/// one count, as it would without the cache).
+#[derive(Debug, Default)]
+pub struct CountCache {
+    counts: std::sync::Mutex<std::collections::HashMap<String, (i64, u64)>>,
+}
+
+impl CountCache {
+    /// The key of a query: the client and the statement with its parameters (company, data
+    /// type, connection and filter are all in them).
+    pub fn key(client: &str, where_: &SqlBuilder) -> String {
+        format!("{client}\u{1f}{}\u{1f}{:?}", where_.text, where_.params)
+    }
+
+    /// The count stored for `key` at `version`, if any.
+    pub fn get(&self, key: &str, version: i64) -> Option<u64> {
+        let counts = self.counts.lock().ok()?;
+        counts
+            .get(key)
+            .filter(|(v, _)| *v == version)
+            .map(|(_, n)| *n)
+    }
+
+    /// Remembers `count` for `key`, counted at `version` or later (a count taken after
+    /// reading the version may include a write that raised it: it is then stored under the
+    /// older version and never served, since every later reader sees the newer version).
+    pub fn put(&self, key: String, version: i64, count: u64) {
+        if let Ok(mut counts) = self.counts.lock() {
+            if counts.len() >= COUNT_CACHE_ENTRIES && !counts.contains_key(&key) {
+                counts.clear();
+            }
+            counts.insert(key, (version, count));
+        }
+    }
+}
+
 /// The total of a page whose length says it is the last one (fewer than a page, and not past
 /// the end): no count is needed.
 pub fn total_from_page(page: PageRequest, len: usize) -> Option<u64> {

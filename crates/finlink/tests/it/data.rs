@@ -695,3 +695,49 @@ fn read_endpoints_are_documented() {
         ["companyId", "page", "pageSize", "query", "orderBy"]
     );
 }
+
+// -- 5 -------------------------------------------------------------------------------------------
+
+/// `totalResults` of a full page is counted once per version of the company's records and
+/// reused while nothing changed (finlink_store::records::CountCache); a pull that adds records
+/// changes it, so a total is never stale.
+async fn totals_follow_writes(ts: &TestServer) {
+    let (cid, _, grant) = synced(ts).await;
+    let all = format!("/companies/{cid}/data/invoices?pageSize=10");
+    let paid = format!("{all}&query={}", enc("status=Paid"));
+    let paid_count = |pages: &[Value]| pages.iter().filter(|i| i["status"] == "Paid").count();
+    let first = all_pages(ts, &format!("/companies/{cid}/data/invoices"), "", 1000).await;
+    assert_eq!(total(ts, &all).await, 400);
+    assert_eq!(
+        total(ts, &all).await,
+        400,
+        "the second count is the cached one"
+    );
+    let paid_first = total(ts, &paid).await;
+    assert_eq!(paid_first, paid_count(&first) as u64);
+
+    // The platform gains 30 invoices and the next (incremental) pull stores those it finds
+    // (the ones whose modified date is after the watermark): the totals follow.
+    let tenant = grant["tenant_id"].as_str().unwrap();
+    let (s, b) = ts
+        .call(
+            ts.http
+                .post(format!("{}/sandbox/admin/data/{tenant}", ts.base))
+                .json(&json!({"invoices": 430})),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = ts
+        .call(ts.req(
+            Method::POST,
+            &format!("/companies/{cid}/data/queue/invoices"),
+        ))
+        .await;
+    assert_eq!(s, 200, "{b}");
+    ts.run_jobs().await;
+    let grown = all_pages(ts, &format!("/companies/{cid}/data/invoices"), "", 1000).await;
+    assert!(grown.len() > 400, "{}", grown.len());
+    assert_eq!(total(ts, &all).await, grown.len() as u64);
+    assert_eq!(total(ts, &paid).await, paid_count(&grown) as u64);
+}
+both_engines!(totals_follow_writes);
