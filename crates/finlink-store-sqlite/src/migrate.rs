@@ -38,6 +38,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0011_data_reads",
         include_str!("../migrations/0011_data_reads.sql"),
     ),
+    (
+        "0012_migration_runs",
+        include_str!("../migrations/0012_migration_runs.sql"),
+    ),
 ];
 
 pub fn run(conn: &mut Connection) -> rusqlite::Result<()> {
