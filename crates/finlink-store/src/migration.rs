@@ -12,6 +12,8 @@ use finlink_domain::job::NewJob;
 
 /// Where a run is.
 pub mod status {
+    /// The canary companies' rows are being imported and checked.
+    pub const CANARY: &str = "canary";
     /// Rows are being imported (or the process stopped while they were: rerun to resume).
     pub const RUNNING: &str = "running";
     /// The canary rows are in place and one of their checks failed; rerun to check them again.
