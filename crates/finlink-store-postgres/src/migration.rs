@@ -93,13 +93,15 @@ impl PostgresStore {
     }
 
     pub(crate) async fn mig_get_run(&self, id: uuid::Uuid) -> Result<Option<MigrationRun>> {
-        sqlx::query(&format!("SELECT {RUN_COLUMNS} FROM migration_runs WHERE id = $1"))
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_error)?
-            .map(|r| run_row(&r))
-            .transpose()
+        sqlx::query(&format!(
+            "SELECT {RUN_COLUMNS} FROM migration_runs WHERE id = $1"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?
+        .map(|r| run_row(&r))
+        .transpose()
     }
 
     pub(crate) async fn mig_find_run(
@@ -246,8 +248,11 @@ impl PostgresStore {
                 .map_err(db_error)?;
         }
         if !b.connections.is_empty() {
-            let rows: Vec<ConnectionRow> =
-                b.connections.iter().map(ConnectionRow::from_domain).collect();
+            let rows: Vec<ConnectionRow> = b
+                .connections
+                .iter()
+                .map(ConnectionRow::from_domain)
+                .collect();
             let t = |f: fn(&ConnectionRow) -> String| rows.iter().map(f).collect::<Vec<String>>();
             let n = |f: fn(&ConnectionRow) -> i64| rows.iter().map(f).collect::<Vec<i64>>();
             sqlx::query(
@@ -354,7 +359,11 @@ impl PostgresStore {
             .await
             .map_err(db_error)?;
         }
-        insert_audit_on(&mut *tx, &finlink_store::rows::AuditRow::from_domain(&b.audit)).await?;
+        insert_audit_on(
+            &mut *tx,
+            &finlink_store::rows::AuditRow::from_domain(&b.audit),
+        )
+        .await?;
         let effects = finlink_store::Effects {
             jobs: b.jobs.clone(),
             ..finlink_store::Effects::none()

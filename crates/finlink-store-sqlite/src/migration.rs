@@ -25,7 +25,10 @@ fn i(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-fn run_row(r: &Row<'_>) -> rusqlite::Result<(Vec<String>, Vec<i64>, Option<String>, Option<i64>)> {
+/// A run row as read: its text columns, its number columns, its detail and completion time.
+type RawRun = (Vec<String>, Vec<i64>, Option<String>, Option<i64>);
+
+fn run_row(r: &Row<'_>) -> rusqlite::Result<RawRun> {
     let texts = vec![
         r.get::<_, String>(0)?,
         r.get(1)?,
@@ -42,9 +45,7 @@ fn run_row(r: &Row<'_>) -> rusqlite::Result<(Vec<String>, Vec<i64>, Option<Strin
     Ok((texts, nums, r.get(7)?, r.get(20)?))
 }
 
-fn run_from(
-    (t, n, detail, completed): (Vec<String>, Vec<i64>, Option<String>, Option<i64>),
-) -> Result<MigrationRun> {
+fn run_from((t, n, detail, completed): RawRun) -> Result<MigrationRun> {
     let get = |k: usize| t.get(k).cloned().unwrap_or_default();
     let num = |k: usize| n.get(k).copied().unwrap_or(0);
     Ok(MigrationRun {
@@ -111,13 +112,15 @@ pub(crate) fn insert_run(tx: &Db, r: &MigrationRun) -> Result<()> {
 }
 
 pub(crate) fn get_run(db: &Db, id: &str) -> Result<Option<MigrationRun>> {
-    db.prepare_cached(&format!("SELECT {RUN_COLUMNS} FROM migration_runs WHERE id = ?1"))
-        .map_err(db_error)?
-        .query_row(params![id], run_row)
-        .optional()
-        .map_err(db_error)?
-        .map(run_from)
-        .transpose()
+    db.prepare_cached(&format!(
+        "SELECT {RUN_COLUMNS} FROM migration_runs WHERE id = ?1"
+    ))
+    .map_err(db_error)?
+    .query_row(params![id], run_row)
+    .optional()
+    .map_err(db_error)?
+    .map(run_from)
+    .transpose()
 }
 
 pub(crate) fn find_run(db: &Db, client: &str, fingerprint: &str) -> Result<Option<MigrationRun>> {
@@ -377,7 +380,8 @@ pub(crate) fn set_status(
     detail: Option<&str>,
     at: Timestamp,
 ) -> Result<bool> {
-    let completed = (status == finlink_store::migration::status::COMPLETED).then_some(at.as_millis());
+    let completed =
+        (status == finlink_store::migration::status::COMPLETED).then_some(at.as_millis());
     let n = tx
         .execute(
             "UPDATE migration_runs SET status = ?2, detail = ?3, updated = ?4, completed = COALESCE(?5, completed) \
@@ -388,7 +392,12 @@ pub(crate) fn set_status(
     Ok(n == 1)
 }
 
-pub(crate) fn list_rows(db: &Db, run: &str, after: u64, limit: u32) -> Result<Vec<MigrationRowRecord>> {
+pub(crate) fn list_rows(
+    db: &Db,
+    run: &str,
+    after: u64,
+    limit: u32,
+) -> Result<Vec<MigrationRowRecord>> {
     let rows = db
         .prepare_cached(
             "SELECT row_no, company_id, connection_id, company_created, outcome, error FROM migration_rows \

@@ -280,7 +280,8 @@ impl Shower {
                     b.set_position(done);
                 }
                 if self.mode == Mode::Log
-                    && (done >= total || done.saturating_sub(self.last_logged) >= (total / 20).max(1))
+                    && (done >= total
+                        || done.saturating_sub(self.last_logged) >= (total / 20).max(1))
                 {
                     self.last_logged = done;
                     let secs = self.watch.seconds().max(0.001);
@@ -301,8 +302,12 @@ impl Shower {
                 connection,
                 result,
             } => match result {
-                Ok(s) => self.note(&format!("canary row {row}: connection {connection} ok: {s}")),
-                Err(e) => self.note(&format!("canary row {row}: connection {connection} FAILED: {e}")),
+                Ok(s) => self.note(&format!(
+                    "canary row {row}: connection {connection} ok: {s}"
+                )),
+                Err(e) => self.note(&format!(
+                    "canary row {row}: connection {connection} FAILED: {e}"
+                )),
             },
             Progress::Note(s) => self.note(&format!("finlink migrate: {s}")),
         }
@@ -396,7 +401,11 @@ impl ReportWriter {
     }
 }
 
-async fn write_run_report(app: &App, run: &MigrationRun, w: &mut ReportWriter) -> anyhow::Result<u64> {
+async fn write_run_report(
+    app: &App,
+    run: &MigrationRun,
+    w: &mut ReportWriter,
+) -> anyhow::Result<u64> {
     let mut after = 0;
     let mut n = 0;
     loop {
@@ -440,21 +449,22 @@ async fn import(
             None => None,
         };
         let mut write_err: Option<anyhow::Error> = None;
-        let mut on_row = |n: u64, verdict: Result<(), &finlink_app::bulk::RowError>, dup: Option<u64>| {
-            if let Some(w) = writer.as_mut() {
-                let dup_text = dup.map(|d| format!("duplicate of row {d}"));
-                let (outcome, error) = match (&verdict, &dup_text) {
-                    (Err(e), _) => ("invalid", Some(e.to_string())),
-                    (Ok(()), Some(d)) => ("duplicate", Some(d.clone())),
-                    (Ok(()), None) => ("valid", None),
-                };
-                if let Err(e) = w.line(n, None, None, outcome, error.as_deref())
-                    && write_err.is_none()
-                {
-                    write_err = Some(e);
+        let mut on_row =
+            |n: u64, verdict: Result<(), &finlink_app::bulk::RowError>, dup: Option<u64>| {
+                if let Some(w) = writer.as_mut() {
+                    let dup_text = dup.map(|d| format!("duplicate of row {d}"));
+                    let (outcome, error) = match (&verdict, &dup_text) {
+                        (Err(e), _) => ("invalid", Some(e.to_string())),
+                        (Ok(()), Some(d)) => ("duplicate", Some(d.clone())),
+                        (Ok(()), None) => ("valid", None),
+                    };
+                    if let Err(e) = w.line(n, None, None, outcome, error.as_deref())
+                        && write_err.is_none()
+                    {
+                        write_err = Some(e);
+                    }
                 }
-            }
-        };
+            };
         let v = app
             .migrate_validate(opts, &open, &mut on_row, &mut |p| shower.on(p))
             .await
@@ -484,9 +494,7 @@ async fn import(
         }
         return Ok(());
     }
-    let end = app
-        .migrate_import(opts, &open, &mut |p| shower.on(p))
-        .await;
+    let end = app.migrate_import(opts, &open, &mut |p| shower.on(p)).await;
     shower.finish();
     let end = end.map_err(err)?;
     let secs = watch.seconds();
@@ -535,7 +543,10 @@ async fn import(
                 let mut w = ReportWriter::create(p, *csv)?;
                 let n = write_run_report(app, &run, &mut w).await?;
                 w.finish()?;
-                eprintln!("finlink migrate: report of {n} rows written to {}", p.display());
+                eprintln!(
+                    "finlink migrate: report of {n} rows written to {}",
+                    p.display()
+                );
             }
             let rate = run.total_rows as f64 / secs.max(0.001);
             println!("migrated {} ({rate:.0} rows/s)", summary(&run, secs));
@@ -569,11 +580,12 @@ async fn status(app: &App, run: Option<String>, limit: u32) -> anyhow::Result<()
         Some(id) => {
             let id = uuid::Uuid::parse_str(&id)
                 .map_err(|_| anyhow::anyhow!("'{id}' is not a run id (a UUID)"))?;
-            vec![app
-                .migration_run(id)
-                .await
-                .map_err(err)?
-                .ok_or_else(|| anyhow::anyhow!("no migration run {id}"))?]
+            vec![
+                app.migration_run(id)
+                    .await
+                    .map_err(err)?
+                    .ok_or_else(|| anyhow::anyhow!("no migration run {id}"))?,
+            ]
         }
         None => app.migration_runs(limit).await.map_err(err)?,
     };
@@ -583,7 +595,16 @@ async fn status(app: &App, run: Option<String>, limit: u32) -> anyhow::Result<()
     }
     println!(
         "{:<36}  {:<13}  {:>9}  {:>9}  {:>8}  {:>8}  {:>9}  {:>9}  {:>8}  {:>7}  source",
-        "run", "status", "rows", "done", "created", "updated", "unchanged", "duplicate", "invalid", "failed"
+        "run",
+        "status",
+        "rows",
+        "done",
+        "created",
+        "updated",
+        "unchanged",
+        "duplicate",
+        "invalid",
+        "failed"
     );
     for r in &runs {
         let c = &r.counts;
@@ -635,62 +656,106 @@ fn checklist(cfg: &Config, integration: &str) -> anyhow::Result<()> {
         .collect();
     let oauth = integ.auth_type == finlink_domain::integration::AuthType::Oauth2;
     let mut out = std::io::stdout().lock();
-    writeln!(out, "Migrating {} ({}, key {}) connections to finlink", integ.name, integ.slug, integ.key)?;
+    writeln!(
+        out,
+        "Migrating {} ({}, key {}) connections to finlink",
+        integ.name, integ.slug, integ.key
+    )?;
     writeln!(out)?;
     let mut step = 0;
     let mut s = |out: &mut std::io::StdoutLock<'_>, text: String| -> std::io::Result<()> {
         step += 1;
         writeln!(out, "{step:>2}. {text}")
     };
-    s(&mut out, format!(
-        "Collect the platform details: finlink needs, per connection, {}; and the company each belongs to (companyRef + companyName, or companyId).",
-        fields.join(", ")
-    ))?;
+    s(
+        &mut out,
+        format!(
+            "Collect the platform details: finlink needs, per connection, {}; and the company each belongs to (companyRef + companyName, or companyId).",
+            fields.join(", ")
+        ),
+    )?;
     if oauth {
-        s(&mut out, format!(
-            "Use the same OAuth app: give finlink the client id and secret the old system used for {} ([integrations.{}] client_id / client_secret, or PUT /integrations/{}/credentials per client). Tokens are bound to the app that issued them.",
-            integ.name, integ.key, integ.key
-        ))?;
-        s(&mut out, format!(
-            "Register finlink's callback URL with that app at {}: {public}{} (keep the old one until the migration is done, so reconnections keep working).",
-            integ.name,
-            finlink_app::link::CALLBACK_PATH
-        ))?;
+        s(
+            &mut out,
+            format!(
+                "Use the same OAuth app: give finlink the client id and secret the old system used for {} ([integrations.{}] client_id / client_secret, or PUT /integrations/{}/credentials per client). Tokens are bound to the app that issued them.",
+                integ.name, integ.key, integ.key
+            ),
+        )?;
+        s(
+            &mut out,
+            format!(
+                "Register finlink's callback URL with that app at {}: {public}{} (keep the old one until the migration is done, so reconnections keep working).",
+                integ.name,
+                finlink_app::link::CALLBACK_PATH
+            ),
+        )?;
     }
-    s(&mut out, String::from(
-        "Schedule a window and tell the people who use the old system: no one reconnects, and nothing is lost.",
-    ))?;
-    s(&mut out, String::from(
-        "Export the connections from the old system (Codat's authorization bodies and Apideck's import bodies are accepted as they are), one per line (JSON Lines) or per row (CSV).",
-    ))?;
-    s(&mut out, String::from(
-        "Check the file: finlink migrate import FILE --dry-run --report check.jsonl (every row, with the field and fix of each problem). Nothing is written.",
-    ))?;
+    s(
+        &mut out,
+        String::from(
+            "Schedule a window and tell the people who use the old system: no one reconnects, and nothing is lost.",
+        ),
+    )?;
+    s(
+        &mut out,
+        String::from(
+            "Export the connections from the old system (Codat's authorization bodies and Apideck's import bodies are accepted as they are), one per line (JSON Lines) or per row (CSV).",
+        ),
+    )?;
+    s(
+        &mut out,
+        String::from(
+            "Check the file: finlink migrate import FILE --dry-run --report check.jsonl (every row, with the field and fix of each problem). Nothing is written.",
+        ),
+    )?;
     if oauth {
-        s(&mut out, format!(
-            "Stop syncing and refreshing in the old system now: {} {} refresh tokens, and two systems refreshing the same grant race (one of them loses the grant).",
-            integ.name,
-            if integ.oauth.as_ref().is_some_and(|o| o.rotating_refresh_tokens) {
-                "rotates"
-            } else {
-                "may rotate"
-            }
-        ))?;
+        s(
+            &mut out,
+            format!(
+                "Stop syncing and refreshing in the old system now: {} {} refresh tokens, and two systems refreshing the same grant race (one of them loses the grant).",
+                integ.name,
+                if integ
+                    .oauth
+                    .as_ref()
+                    .is_some_and(|o| o.rotating_refresh_tokens)
+                {
+                    "rotates"
+                } else {
+                    "may rotate"
+                }
+            ),
+        )?;
     } else {
-        s(&mut out, String::from("Stop syncing in the old system now, so the two do not both pull."))?;
+        s(
+            &mut out,
+            String::from("Stop syncing in the old system now, so the two do not both pull."),
+        )?;
     }
-    s(&mut out, String::from(
-        "Run the canary: finlink migrate import FILE --canary 1 --report report.jsonl imports the first company, refreshes its token and pulls one data type before anything else. If it fails, the run stops; fix the cause and rerun the same command (or add --rollback-canary to remove the canary).",
-    ))?;
-    s(&mut out, String::from(
-        "Let the same command import the rest (a progress bar shows rows/s and ETA). Interrupted? Run the same command again: it resumes after the last committed batch, without duplicates.",
-    ))?;
-    s(&mut out, String::from(
-        "Read the report (one line per input row) and `finlink migrate status`; rows marked failed or invalid need a look.",
-    ))?;
-    s(&mut out, String::from(
-        "Hand over: point your application at finlink, start syncs (fetch on first link is not triggered by a migration), and remove the old system's callback URL once no connection uses it.",
-    ))?;
+    s(
+        &mut out,
+        String::from(
+            "Run the canary: finlink migrate import FILE --canary 1 --report report.jsonl imports the first company, refreshes its token and pulls one data type before anything else. If it fails, the run stops; fix the cause and rerun the same command (or add --rollback-canary to remove the canary).",
+        ),
+    )?;
+    s(
+        &mut out,
+        String::from(
+            "Let the same command import the rest (a progress bar shows rows/s and ETA). Interrupted? Run the same command again: it resumes after the last committed batch, without duplicates.",
+        ),
+    )?;
+    s(
+        &mut out,
+        String::from(
+            "Read the report (one line per input row) and `finlink migrate status`; rows marked failed or invalid need a look.",
+        ),
+    )?;
+    s(
+        &mut out,
+        String::from(
+            "Hand over: point your application at finlink, start syncs (fetch on first link is not triggered by a migration), and remove the old system's callback URL once no connection uses it.",
+        ),
+    )?;
     Ok(())
 }
 
@@ -745,7 +810,11 @@ async fn export(
                 rows_csv.push(row.clone());
                 Ok(())
             } else {
-                writeln!(out, "{}", serde_json::Value::Object(row.clone().into_iter().collect()))
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::Value::Object(row.clone().into_iter().collect())
+                )
             }
         })
         .await
@@ -783,7 +852,11 @@ async fn export(
     out.flush()?;
     eprintln!(
         "finlink migrate: exported {n} connection(s){}",
-        if secrets { " with their credentials" } else { " (without credentials; --include-secrets adds them)" }
+        if secrets {
+            " with their credentials"
+        } else {
+            " (without credentials; --include-secrets adds them)"
+        }
     );
     Ok(())
 }

@@ -48,6 +48,11 @@ use crate::refresh::RefreshOutcome;
 /// Opens the input (called once per pass).
 pub type Opener<'a> = dyn Fn() -> std::io::Result<Box<dyn BufRead + Send>> + Send + Sync + 'a;
 
+/// Called with each row's verdict in validation: its number, whether it is valid, and the
+/// earlier row it duplicates.
+pub type RowVerdict<'a> =
+    dyn FnMut(u64, std::result::Result<(), &RowError>, Option<u64>) + Send + 'a;
+
 /// How to import.
 #[derive(Clone, Debug)]
 pub struct ImportOptions {
@@ -90,7 +95,9 @@ impl Validation {
 #[derive(Debug)]
 pub enum Progress<'a> {
     /// Validation read `rows` rows so far.
-    Validating { rows: u64 },
+    Validating {
+        rows: u64,
+    },
     /// A run starts or resumes importing (`done` rows already recorded).
     Importing {
         run: &'a MigrationRun,
@@ -98,7 +105,10 @@ pub enum Progress<'a> {
         total: u64,
     },
     /// A batch committed: rows up to `done` have outcomes.
-    Batch { done: u64, total: u64 },
+    Batch {
+        done: u64,
+        total: u64,
+    },
     /// A canary connection was checked.
     CanaryChecked {
         row: u64,
@@ -157,7 +167,7 @@ impl App {
         &self,
         opts: &ImportOptions,
         open: &Opener<'_>,
-        on_row: &mut (dyn FnMut(u64, std::result::Result<(), &RowError>, Option<u64>) + Send),
+        on_row: &mut RowVerdict<'_>,
         progress: &mut (dyn FnMut(Progress<'_>) + Send),
     ) -> Result<Validation> {
         let now = self.clock.now();
@@ -176,7 +186,10 @@ impl App {
         {
             let reader = std::io::BufReader::with_capacity(256 * 1024, &mut hashing);
             let mut rows = RowReader::new(reader, opts.format).map_err(|e| {
-                Error::bad_request(format!("the input is not a {} file: {e}", opts.format.as_str()))
+                Error::bad_request(format!(
+                    "the input is not a {} file: {e}",
+                    opts.format.as_str()
+                ))
             })?;
             while let Some((n, parsed)) = rows.next_row() {
                 v.total = n;
@@ -218,7 +231,9 @@ impl App {
                     if !exists {
                         let e = RowError::new(
                             "companyId",
-                            format!("company {id} does not exist for this client; give companyRef and companyName to create it instead."),
+                            format!(
+                                "company {id} does not exist for this client; give companyRef and companyName to create it instead."
+                            ),
                         );
                         on_row(n, Err(&e), None);
                         v.errors.push((n, e));
@@ -237,7 +252,9 @@ impl App {
                     Some((_, first, i)) if *i == idx => {
                         let e = RowError::new(
                             "credentials",
-                            format!("row {first} has other tokens for the same company and integration; keep the current ones in one row."),
+                            format!(
+                                "row {first} has other tokens for the same company and integration; keep the current ones in one row."
+                            ),
                         );
                         on_row(n, Err(&e), None);
                         v.errors.push((n, e));
@@ -246,7 +263,9 @@ impl App {
                     Some((_, first, _)) => {
                         let e = RowError::new(
                             "integration",
-                            format!("row {first} gives this company another accounting integration; a company has one accounting connection."),
+                            format!(
+                                "row {first} gives this company another accounting integration; a company has one accounting connection."
+                            ),
                         );
                         on_row(n, Err(&e), None);
                         v.errors.push((n, e));
@@ -496,8 +515,15 @@ impl App {
             batch.push((n, entry));
             if batch.len() >= batch_size {
                 let up_to = n;
-                self.write_batch(opts, run.id, watermark, up_to, std::mem::take(&mut batch), v)
-                    .await?;
+                self.write_batch(
+                    opts,
+                    run.id,
+                    watermark,
+                    up_to,
+                    std::mem::take(&mut batch),
+                    v,
+                )
+                .await?;
                 watermark = up_to;
                 progress(Progress::Batch {
                     done: watermark,
@@ -583,7 +609,11 @@ impl App {
                 Ok(c) => c,
                 Err(e) => {
                     let dup = v.duplicates.contains_key(&n);
-                    let o = if dup { outcome::DUPLICATE } else { outcome::INVALID };
+                    let o = if dup {
+                        outcome::DUPLICATE
+                    } else {
+                        outcome::INVALID
+                    };
                     out.counts.add(o);
                     out.rows.push(MigrationRowRecord {
                         row: n,
@@ -591,7 +621,7 @@ impl App {
                         connection_id: None,
                         company_created: false,
                         outcome: o.to_owned(),
-                        error: if dup { Some(e) } else { Some(e) },
+                        error: Some(e),
                     });
                     continue;
                 }
@@ -690,7 +720,8 @@ impl App {
             let conn_id = existing
                 .as_ref()
                 .map_or_else(|| ConnectionId::new_v7(now), |c| c.id);
-            let sealed = crate::credentials::seal(&self.vault, client, conn_id, &checked.input.secrets)?;
+            let sealed =
+                crate::credentials::seal(&self.vault, client, conn_id, &checked.input.secrets)?;
             let needs_refresh =
                 integ.auth_type == AuthType::Oauth2 && checked.input.expiry.expires_at.is_none();
             let creds = SealedCredentials {
@@ -730,7 +761,9 @@ impl App {
                     let latest = creds
                         .expires_at
                         .filter(|e| e.as_millis() > now.as_millis())
-                        .map_or(spread, |e| spread.min((e.as_millis() - now.as_millis()) / 1000));
+                        .map_or(spread, |e| {
+                            spread.min((e.as_millis() - now.as_millis()) / 1000)
+                        });
                     job.run_at = now.plus_seconds(latest.max(0));
                 }
                 out.jobs.push(job);
@@ -976,7 +1009,10 @@ impl App {
                     if !co.tags.is_empty() {
                         row.insert("tags".into(), json!(co.tags));
                     }
-                    row.insert("integration".into(), Value::String(conn.integration_key.clone()));
+                    row.insert(
+                        "integration".into(),
+                        Value::String(conn.integration_key.clone()),
+                    );
                     if let Some(info) = &conn.connection_info {
                         for (k, v) in info {
                             if let Value::String(_) = v {

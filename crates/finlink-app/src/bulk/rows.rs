@@ -199,7 +199,10 @@ fn text_field(obj: &Map<String, Value>, names: &[&str]) -> Result<Option<String>
                 continue;
             }
             let s = as_text(v).ok_or_else(|| {
-                RowError::new(n, format!("'{n}' must be a string; put the value in quotes."))
+                RowError::new(
+                    n,
+                    format!("'{n}' must be a string; put the value in quotes."),
+                )
             })?;
             let s = s.trim().to_owned();
             if !s.is_empty() {
@@ -316,7 +319,10 @@ fn parse_tags(v: &Value) -> Result<Tags, RowError> {
         Value::String(s) if s.trim().is_empty() => {}
         Value::String(s) if s.trim_start().starts_with('{') => {
             let parsed: Value = serde_json::from_str(s).map_err(|e| {
-                RowError::new("tags", format!("tags is not a JSON object ({e}); write {{\"k\":\"v\"}} or k=v;k2=v2."))
+                RowError::new(
+                    "tags",
+                    format!("tags is not a JSON object ({e}); write {{\"k\":\"v\"}} or k=v;k2=v2."),
+                )
             })?;
             return parse_tags(&parsed);
         }
@@ -325,7 +331,10 @@ fn parse_tags(v: &Value) -> Result<Tags, RowError> {
                 let (k, v) = pair.split_once('=').ok_or_else(|| {
                     RowError::new(
                         "tags",
-                        format!("tag '{}' has no '='; write key=value;key2=value2.", pair.trim()),
+                        format!(
+                            "tag '{}' has no '='; write key=value;key2=value2.",
+                            pair.trim()
+                        ),
                     )
                 })?;
                 tags.insert(k.trim().to_owned(), v.trim().to_owned());
@@ -421,7 +430,11 @@ pub fn row_from_object(obj: &Map<String, Value>) -> Result<RowInput, RowError> {
                 format!("expires_in '{e}' must be a whole number of seconds, e.g. 3600."),
             )
         })?;
-        let secs = if n > EXPIRES_IN_MS_THRESHOLD { n / 1000 } else { n };
+        let secs = if n > EXPIRES_IN_MS_THRESHOLD {
+            n / 1000
+        } else {
+            n
+        };
         row.body
             .insert("expiresIn".into(), Value::String(secs.to_string()));
     }
@@ -461,17 +474,26 @@ pub fn check_row(
         .ok_or_else(|| {
             RowError::new(
                 "integration",
-                format!("'{key}' is not an integration key or slug; `GET /integrations` lists them."),
+                format!(
+                    "'{key}' is not an integration key or slug; `GET /integrations` lists them."
+                ),
             )
         })?
         .clone();
     if let Some(u) = &row.unified_api {
         let expected = crate::vault::unified_api_of(integ.source_type);
-        let given = if u == "commerce" { "ecommerce" } else { u.as_str() };
+        let given = if u == "commerce" {
+            "ecommerce"
+        } else {
+            u.as_str()
+        };
         if given != expected {
             return Err(RowError::new(
                 "unified_api",
-                format!("{} belongs to the '{expected}' unified API, not '{u}'.", integ.name),
+                format!(
+                    "{} belongs to the '{expected}' unified API, not '{u}'.",
+                    integ.name
+                ),
             ));
         }
     }
@@ -504,7 +526,9 @@ pub fn check_row(
             r.field = String::from("companyName");
             r
         })?,
-        (None, CompanyKey::Ref(r)) => normalize_name(r).unwrap_or_else(|_| String::from("Migrated company")),
+        (None, CompanyKey::Ref(r)) => {
+            normalize_name(r).unwrap_or_else(|_| String::from("Migrated company"))
+        }
         (None, CompanyKey::Id(_)) => String::new(),
     };
     validate_tags(&row.tags).map_err(|e| RowError::from_error(&e))?;
@@ -538,8 +562,15 @@ pub struct RowReader<R: BufRead> {
 }
 
 enum Inner<R: BufRead> {
-    Jsonl { reader: R, line: String },
-    Csv { reader: csv::Reader<R>, headers: Vec<String>, record: csv::StringRecord },
+    Jsonl {
+        reader: R,
+        line: String,
+    },
+    Csv {
+        reader: csv::Reader<R>,
+        headers: Vec<String>,
+        record: csv::StringRecord,
+    },
 }
 
 impl<R: BufRead> RowReader<R> {
@@ -557,12 +588,17 @@ impl<R: BufRead> RowReader<R> {
                     .from_reader(reader);
                 let headers = r
                     .headers()
-                    .map_err(|e| RowError::new("header", format!("the CSV header cannot be read: {e}")))?
+                    .map_err(|e| {
+                        RowError::new("header", format!("the CSV header cannot be read: {e}"))
+                    })?
                     .iter()
                     .map(|h| h.trim_start_matches('\u{feff}').to_owned())
                     .collect::<Vec<_>>();
                 if headers.iter().all(|h| h.is_empty()) {
-                    return Err(RowError::new("header", "the CSV file has no header row; the first row names the columns (companyRef, companyName, integration, accessToken, ...)."));
+                    return Err(RowError::new(
+                        "header",
+                        "the CSV file has no header row; the first row names the columns (companyRef, companyName, integration, accessToken, ...).",
+                    ));
                 }
                 Inner::Csv {
                     reader: r,
@@ -584,7 +620,10 @@ impl<R: BufRead> RowReader<R> {
                     Ok(_) => {}
                     Err(e) => {
                         self.row += 1;
-                        return Some((self.row, Err(RowError::new("", format!("the line cannot be read: {e}")))));
+                        return Some((
+                            self.row,
+                            Err(RowError::new("", format!("the line cannot be read: {e}"))),
+                        ));
                     }
                 }
                 self.row += 1;
@@ -593,28 +632,53 @@ impl<R: BufRead> RowReader<R> {
                     continue;
                 }
                 if line.len() > MAX_ROW_BYTES {
-                    return Some((self.row, Err(RowError::new("", format!("the line is longer than {MAX_ROW_BYTES} bytes.")))));
+                    return Some((
+                        self.row,
+                        Err(RowError::new(
+                            "",
+                            format!("the line is longer than {MAX_ROW_BYTES} bytes."),
+                        )),
+                    ));
                 }
                 let parsed = match serde_json::from_str::<Value>(text) {
                     Ok(Value::Object(m)) => row_from_object(&m),
                     Ok(_) => Err(RowError::new("", "each line must be one JSON object.")),
-                    Err(e) => Err(RowError::new("", format!("the line is not valid JSON ({e}); each line is one JSON object."))),
+                    Err(e) => Err(RowError::new(
+                        "",
+                        format!("the line is not valid JSON ({e}); each line is one JSON object."),
+                    )),
                 };
                 zeroize::Zeroize::zeroize(line);
                 return Some((self.row, parsed));
             },
-            Inner::Csv { reader, headers, record } => {
+            Inner::Csv {
+                reader,
+                headers,
+                record,
+            } => {
                 match reader.read_record(record) {
                     Ok(false) => return None,
                     Ok(true) => {}
                     Err(e) => {
                         self.row += 1;
-                        return Some((self.row, Err(RowError::new("", format!("the CSV record cannot be read: {e}")))));
+                        return Some((
+                            self.row,
+                            Err(RowError::new(
+                                "",
+                                format!("the CSV record cannot be read: {e}"),
+                            )),
+                        ));
                     }
                 }
                 self.row += 1;
                 if record.as_slice().len() > MAX_ROW_BYTES {
-                    return Some((self.row, Err(RowError::new("", format!("the record is longer than {MAX_ROW_BYTES} bytes.")))));
+                    return Some((
+                        self.row,
+                        Err(RowError::new(
+                            "",
+                            format!("the record is longer than {MAX_ROW_BYTES} bytes."),
+                        )),
+                    ));
                 }
                 let mut obj = Map::new();
                 for (h, v) in headers.iter().zip(record.iter()) {
@@ -680,7 +744,10 @@ mod tests {
             "credentials": {"access_token": "a", "refresh_token": "r"}
         })))
         .unwrap();
-        assert_eq!(check_row(&cat, &wrong, "c", now).unwrap_err().field, "unified_api");
+        assert_eq!(
+            check_row(&cat, &wrong, "c", now).unwrap_err().field,
+            "unified_api"
+        );
     }
 
     #[test]
@@ -698,9 +765,18 @@ mod tests {
         assert_eq!(row.tags.get("tier").map(String::as_str), Some("1"));
         assert!(check_row(&cat, &row, "c", now).is_ok());
         let (n, row) = r.next_row().unwrap();
-        assert_eq!((n, check_row(&cat, &row.unwrap(), "c", now).unwrap_err().field), (2, "integration".into()));
+        assert_eq!(
+            (
+                n,
+                check_row(&cat, &row.unwrap(), "c", now).unwrap_err().field
+            ),
+            (2, "integration".into())
+        );
         let (_, row) = r.next_row().unwrap();
-        assert_eq!(check_row(&cat, &row.unwrap(), "c", now).unwrap_err().field, "refreshToken");
+        assert_eq!(
+            check_row(&cat, &row.unwrap(), "c", now).unwrap_err().field,
+            "refreshToken"
+        );
         assert!(r.next_row().is_none());
         assert_eq!(Format::detect(b"  {\"a\":1}"), Format::Jsonl);
         assert_eq!(Format::detect(b"companyRef,x"), Format::Csv);

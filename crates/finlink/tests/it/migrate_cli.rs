@@ -81,8 +81,14 @@ fn synthetic_rows(n: usize, prefix: &str) -> Vec<BTreeMap<String, String>> {
             row.insert("companyRef".to_owned(), format!("{prefix}-{i}"));
             row.insert("companyName".to_owned(), format!("{prefix} Company {i}"));
             row.insert("integration".to_owned(), "sandbox".to_owned());
-            row.insert("accessToken".to_owned(), format!("sbx_at_synthetic_{prefix}_{i}"));
-            row.insert("refreshToken".to_owned(), format!("sbx_rt_synthetic_{prefix}_{i}"));
+            row.insert(
+                "accessToken".to_owned(),
+                format!("sbx_at_synthetic_{prefix}_{i}"),
+            );
+            row.insert(
+                "refreshToken".to_owned(),
+                format!("sbx_rt_synthetic_{prefix}_{i}"),
+            );
             row.insert("tenantId".to_owned(), format!("tenant-{i}"));
             row
         })
@@ -100,7 +106,11 @@ fn write_jsonl(path: &Path, rows: &[BTreeMap<String, String>]) {
 
 fn write_csv(path: &Path, rows: &[BTreeMap<String, String>]) {
     let cols: Vec<&String> = rows[0].keys().collect();
-    let mut s = cols.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(",");
+    let mut s = cols
+        .iter()
+        .map(|c| c.as_str())
+        .collect::<Vec<_>>()
+        .join(",");
     s.push_str(",tags\n");
     for (i, r) in rows.iter().enumerate() {
         let line: Vec<&str> = cols.iter().map(|c| r[*c].as_str()).collect();
@@ -178,7 +188,10 @@ async fn ten_thousand(ts: &TestServer, csv: bool) {
         "{last}"
     );
     assert!(stderr.contains("canary row 1: connection"), "{stderr}");
-    assert!(stderr.contains("token refreshed, company pulled"), "{stderr}");
+    assert!(
+        stderr.contains("token refreshed, company pulled"),
+        "{stderr}"
+    );
     // Exact counts.
     assert_eq!(total_companies(ts).await, N as u64);
     assert_eq!(linked_connections(ts).await, N as u64);
@@ -205,12 +218,11 @@ async fn ten_thousand(ts: &TestServer, csv: bool) {
     for r in rows.iter().step_by(997) {
         assert!(!dump.contains(&r["accessToken"][7..]));
     }
-    // Refresh jobs are spread, not all due at once.
     // Every imported connection refreshes against the sandbox (the canaries were refreshed
     // already; refreshing again uses their rotated tokens).
     let app = ts.app().clone();
     let before = sandbox(ts).stats().refresh_requests;
-    let outcomes: Vec<String> = futures::stream::iter(conns.into_iter())
+    let outcomes: Vec<String> = futures::stream::iter(conns)
         .map(|(co, conn)| {
             let app = app.clone();
             async move {
@@ -227,7 +239,7 @@ async fn ten_thousand(ts: &TestServer, csv: bool) {
                 format!("{r:?}")
             }
         })
-        .buffer_unordered(16)
+        .buffer_unordered(32)
         .collect()
         .await;
     assert!(
@@ -306,18 +318,28 @@ async fn dry_run_finds_every_invalid_row(ts: &TestServer) {
         (12, "companyId"),
     ] {
         assert!(
-            stderr.lines().any(|l| l.starts_with(&format!("row {row}: ")) && l.contains(field)),
+            stderr
+                .lines()
+                .any(|l| l.starts_with(&format!("row {row}: ")) && l.contains(field)),
             "row {row} ({field}) not reported:\n{stderr}"
         );
     }
-    assert!(!stderr.contains("row 1:") && !stderr.contains("row 10:") && !stderr.contains("row 13:"));
+    assert!(
+        !stderr.contains("row 1:") && !stderr.contains("row 10:") && !stderr.contains("row 13:")
+    );
     assert!(
         stdout.contains("dry run: 13 rows, 2 valid, 10 invalid, 1 duplicate"),
         "{stdout}"
     );
     let rep = std::fs::read_to_string(&report).unwrap();
     assert_eq!(rep.lines().count(), 14, "{rep}");
-    assert!(rep.lines().nth(10).unwrap().starts_with("10,,,duplicate,duplicate of row 1"), "{rep}");
+    assert!(
+        rep.lines()
+            .nth(10)
+            .unwrap()
+            .starts_with("10,,,duplicate,duplicate of row 1"),
+        "{rep}"
+    );
     assert_eq!(total_companies(ts).await, 0);
     // Without --dry-run: the same errors, nothing written.
     let mut c = cli(ts);
@@ -325,7 +347,10 @@ async fn dry_run_finds_every_invalid_row(ts: &TestServer) {
     let out = run(c).await;
     let (_, stderr) = text(&out);
     assert!(!out.status.success());
-    assert!(stderr.contains("10 of 13 rows are invalid, so nothing was written"), "{stderr}");
+    assert!(
+        stderr.contains("10 of 13 rows are invalid, so nothing was written"),
+        "{stderr}"
+    );
     assert_eq!(total_companies(ts).await, 0);
     let mut c = cli(ts);
     c.args(["migrate", "status"]);
@@ -334,13 +359,23 @@ async fn dry_run_finds_every_invalid_row(ts: &TestServer) {
     // With --skip-invalid the two good rows are imported and every row is reported.
     let report = dir.join("skip.jsonl");
     let mut c = cli(ts);
-    c.args(["migrate", "import", "--skip-invalid", "--canary", "0", "--report"])
-        .arg(&report)
-        .arg(&input);
+    c.args([
+        "migrate",
+        "import",
+        "--skip-invalid",
+        "--canary",
+        "0",
+        "--report",
+    ])
+    .arg(&report)
+    .arg(&input);
     let out = run(c).await;
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stdout}{stderr}");
-    assert!(stdout.contains("2 created, 0 updated, 0 unchanged, 1 duplicate, 10 invalid"), "{stdout}");
+    assert!(
+        stdout.contains("2 created, 0 updated, 0 unchanged, 1 duplicate, 10 invalid"),
+        "{stdout}"
+    );
     assert_eq!(report_lines(&report).len(), 13);
     assert_eq!(total_companies(ts).await, 2);
 }
@@ -362,7 +397,10 @@ async fn failing_canary_stops_the_run(ts: &TestServer) {
     let out = run(c).await;
     let (stdout, stderr) = text(&out);
     assert!(!out.status.success());
-    assert!(stderr.contains("canary row 1:") && stderr.contains("rejected"), "{stderr}");
+    assert!(
+        stderr.contains("canary row 1:") && stderr.contains("rejected"),
+        "{stderr}"
+    );
     assert!(stderr.contains("no other row was written"), "{stderr}");
     assert!(stdout.contains("canary failed"), "{stdout}");
     assert_eq!(total_companies(ts).await, 1);
@@ -382,7 +420,10 @@ async fn failing_canary_stops_the_run(ts: &TestServer) {
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stdout}{stderr}");
     assert!(stderr.contains("resuming run"), "{stderr}");
-    assert!(stdout.contains("migrated 20 of 20 rows: 20 created"), "{stdout}");
+    assert!(
+        stdout.contains("migrated 20 of 20 rows: 20 created"),
+        "{stdout}"
+    );
     assert_eq!(total_companies(ts).await, 20);
     assert_eq!(linked_connections(ts).await, 20);
     assert_eq!(report_lines(&report).len(), 20);
@@ -393,7 +434,8 @@ async fn failing_canary_stops_the_run(ts: &TestServer) {
     write_jsonl(&input, &rows);
     sandbox(ts).inject(finlink_sandbox::Failure::InvalidGrant, 1);
     let mut c = cli(ts);
-    c.args(["migrate", "import", "--rollback-canary"]).arg(&input);
+    c.args(["migrate", "import", "--rollback-canary"])
+        .arg(&input);
     let out = run(c).await;
     let (_, stderr) = text(&out);
     assert!(!out.status.success());
@@ -410,13 +452,12 @@ async fn normalized_state(ts: &TestServer) -> BTreeMap<String, String> {
     let client = app.first_client().await.unwrap().unwrap().id;
     let mut out = BTreeMap::new();
     let mut rows = Vec::new();
-    app
-        .migration_export(client, true, &mut |row| {
-            rows.push(serde_json::to_string(row).unwrap());
-            Ok(())
-        })
-        .await
-        .unwrap();
+    app.migration_export(client, true, &mut |row| {
+        rows.push(serde_json::to_string(row).unwrap());
+        Ok(())
+    })
+    .await
+    .unwrap();
     for r in rows {
         let v: Value = serde_json::from_str(&r).unwrap();
         let key = v["companyRef"].as_str().unwrap().to_owned();
@@ -460,7 +501,11 @@ async fn kill_and_resume(ts: &TestServer) {
         kills += 1;
         let run = app.migration_runs(1).await.unwrap().remove(0);
         assert_eq!(run.status, "running");
-        assert!(run.watermark < N as u64, "killed too late: {}", run.watermark);
+        assert!(
+            run.watermark < N as u64,
+            "killed too late: {}",
+            run.watermark
+        );
         // Exactly the committed rows are there: no half batch.
         assert_eq!(total_companies(ts).await, run.watermark);
         assert_eq!(run.counts.created, run.watermark);
@@ -484,7 +529,12 @@ async fn kill_and_resume(ts: &TestServer) {
     assert_eq!(linked_connections(ts).await, N as u64);
     let lines = report_lines(&report);
     assert_eq!(lines.len(), N);
-    assert!(lines.iter().enumerate().all(|(i, l)| l["row"] == json!(i + 1) && l["outcome"] == "created"));
+    assert!(
+        lines
+            .iter()
+            .enumerate()
+            .all(|(i, l)| l["row"] == json!(i + 1) && l["outcome"] == "created")
+    );
     let jobs: u64 = ts
         .app()
         .store
@@ -520,7 +570,10 @@ async fn kill_and_resume(ts: &TestServer) {
     args(&mut c);
     let out = run(c).await;
     let (stdout, _) = text(&out);
-    assert!(stdout.contains("0 created, 0 updated, 10000 unchanged"), "{stdout}");
+    assert!(
+        stdout.contains("0 created, 0 updated, 10000 unchanged"),
+        "{stdout}"
+    );
     assert_eq!(total_companies(ts).await, N as u64);
 }
 both_engines!(kill_and_resume);
@@ -561,7 +614,10 @@ async fn progress_bar_on_a_terminal() {
     assert!(all.contains("/s, ETA "), "{all}");
     assert!(all.contains("20000/20000 rows"), "{all}");
     let last = all.trim_end().lines().last().unwrap();
-    assert!(last.contains("migrated 20000 of 20000 rows: 20000 created"), "{last}");
+    assert!(
+        last.contains("migrated 20000 of 20000 rows: 20000 created"),
+        "{last}"
+    );
     ts.stop().await;
 }
 
@@ -585,7 +641,8 @@ async fn export_round_trips(ts: &TestServer) {
     assert!(!run(c).await.status.success());
     let file = dir.join("export.csv");
     let mut c = cli(ts);
-    c.args(["migrate", "export", "--include-secrets", "-o"]).arg(&file);
+    c.args(["migrate", "export", "--include-secrets", "-o"])
+        .arg(&file);
     assert!(run(c).await.status.success());
     #[cfg(unix)]
     {
@@ -609,7 +666,13 @@ async fn export_round_trips(ts: &TestServer) {
     let mut c = cli(ts);
     c.args(["migrate", "checklist", "xero"]);
     let (stdout, _) = text(&run(c).await);
-    for step in ["callback URL", "Stop syncing", "--dry-run", "canary", "resumes"] {
+    for step in [
+        "callback URL",
+        "Stop syncing",
+        "--dry-run",
+        "canary",
+        "resumes",
+    ] {
         assert!(stdout.contains(step), "{step}: {stdout}");
     }
 }
@@ -626,7 +689,10 @@ async fn standard_input(ts: &TestServer) {
     let out = run(c).await;
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stdout}{stderr}");
-    assert!(stdout.contains("migrated 50 of 50 rows: 50 created"), "{stdout}");
+    assert!(
+        stdout.contains("migrated 50 of 50 rows: 50 created"),
+        "{stdout}"
+    );
     let (_, co) = ts.get("/companies?pageSize=1").await;
     assert_eq!(co["results"][0]["tags"]["region"], "eu", "{co}");
     assert_eq!(co["totalResults"], 50, "{co}");
