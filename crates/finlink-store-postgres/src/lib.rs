@@ -2703,8 +2703,8 @@ impl Store for PostgresStore {
         self.mig_companies(client, refs, ids).await
     }
 
-    async fn import_migration_batch(&self, batch: &finlink_store::MigrationBatch) -> Result<bool> {
-        self.mig_import_batch(batch).await
+    async fn import_migration_batch(&self, batch: finlink_store::MigrationBatch) -> Result<bool> {
+        self.mig_import_batch(&batch).await
     }
 
     async fn set_migration_run_status(

@@ -5,8 +5,7 @@ use finlink_domain::ids::{ClientId, CompanyId, ConnectionId};
 use finlink_domain::{Error, Result, Timestamp};
 use finlink_store::migration::{MigrationBatch, MigrationCounts, MigrationRowRecord, MigrationRun};
 use finlink_store::rows::{
-    COMPANY_COLUMNS, CREDENTIAL_COLUMNS, CompanyRow, ConnectionRow, CredentialsRow,
-    attach_connections,
+    COMPANY_COLUMNS, CompanyRow, ConnectionRow, CredentialsRow, attach_connections,
 };
 use rusqlite::{Connection as Db, OptionalExtension, Row, params, params_from_iter};
 
@@ -193,31 +192,32 @@ pub(crate) fn companies(
     Ok(found)
 }
 
+const CREDENTIALS_UPSERT: &str = "INSERT INTO credentials (client_id, company_id, connection_id, auth_type, key_id, \
+     sealed, token_type, scopes, expires_at, issued_at, needs_refresh, version, updated) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 1, ?12) \
+     ON CONFLICT (connection_id) DO UPDATE SET auth_type = excluded.auth_type, key_id = excluded.key_id, \
+     sealed = excluded.sealed, token_type = excluded.token_type, scopes = excluded.scopes, \
+     expires_at = excluded.expires_at, issued_at = excluded.issued_at, \
+     needs_refresh = excluded.needs_refresh, version = credentials.version + 1, updated = excluded.updated";
+
 fn insert_credentials(tx: &Db, r: &CredentialsRow) -> Result<()> {
-    tx.prepare_cached(&format!(
-        "INSERT INTO credentials ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 1, ?12) \
-         ON CONFLICT (connection_id) DO UPDATE SET auth_type = excluded.auth_type, key_id = excluded.key_id, \
-         sealed = excluded.sealed, token_type = excluded.token_type, scopes = excluded.scopes, \
-         expires_at = excluded.expires_at, issued_at = excluded.issued_at, \
-         needs_refresh = excluded.needs_refresh, version = credentials.version + 1, updated = excluded.updated",
-        CREDENTIAL_COLUMNS.replace("cr.", "")
-    ))
-    .map_err(db_error)?
-    .execute(params![
-        r.client_id,
-        r.company_id,
-        r.connection_id,
-        r.auth_type,
-        r.key_id,
-        r.sealed,
-        r.token_type,
-        r.scopes,
-        r.expires_at,
-        r.issued_at,
-        r.needs_refresh,
-        r.updated
-    ])
-    .map_err(db_error)?;
+    tx.prepare_cached(CREDENTIALS_UPSERT)
+        .map_err(db_error)?
+        .execute(params![
+            r.client_id,
+            r.company_id,
+            r.connection_id,
+            r.auth_type,
+            r.key_id,
+            r.sealed,
+            r.token_type,
+            r.scopes,
+            r.expires_at,
+            r.issued_at,
+            r.needs_refresh,
+            r.updated
+        ])
+        .map_err(db_error)?;
     Ok(())
 }
 

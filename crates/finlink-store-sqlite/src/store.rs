@@ -2494,8 +2494,7 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn import_migration_batch(&self, batch: &finlink_store::MigrationBatch) -> Result<bool> {
-        let batch = batch.clone();
+    async fn import_migration_batch(&self, batch: finlink_store::MigrationBatch) -> Result<bool> {
         let wake = !batch.jobs.is_empty();
         let out = self
             .pool

@@ -788,7 +788,7 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<Company>>;
     /// Records a batch in one transaction (see [`MigrationBatch`]). False, with nothing written,
     /// when the run's watermark is no longer `batch.after_row`.
-    async fn import_migration_batch(&self, batch: &MigrationBatch) -> Result<bool>;
+    async fn import_migration_batch(&self, batch: MigrationBatch) -> Result<bool>;
     /// Sets a run's status and detail (`completed` also sets `completed`), with `effects` in the
     /// same transaction. False when the run does not exist.
     async fn set_migration_run_status(

@@ -208,7 +208,7 @@ impl App {
                 let key = checked.integration.key.clone();
                 if !integrations.contains_key(&key) {
                     let verdict = self
-                        .ensure_enabled_for(opts.client, &checked.integration)
+                        .ensure_enabled_for(opts.client, checked.integration)
                         .await
                         .err()
                         .map(|e| RowError::new("integration", e.to_string()));
@@ -386,7 +386,12 @@ impl App {
                 self.import_rows(opts, open, &run, run.canary_rows, &v, &invalid, progress)
                     .await?;
             }
-            let failures = self.check_canary(opts, &run, progress).await?;
+            // `--canary 0` on a rerun skips the checks of a run that had a canary.
+            let failures = if opts.canary == 0 {
+                Vec::new()
+            } else {
+                self.check_canary(opts, &run, progress).await?
+            };
             let at = self.clock.now();
             if !failures.is_empty() {
                 let detail = failures
@@ -486,75 +491,118 @@ impl App {
         let now = self.clock.now();
         let client = opts.client.to_string();
         let batch_size = opts.batch_size.max(1);
-        let mut batch: Vec<(u64, std::result::Result<CheckedRow, String>)> =
+        let mut batch: Vec<(u64, std::result::Result<CheckedRow<'_>, String>)> =
             Vec::with_capacity(batch_size);
         let mut last_row = watermark;
-        while let Some((n, parsed)) = rows.next_row() {
-            if n <= watermark {
-                continue;
-            }
-            if n > to_row {
-                break;
-            }
-            last_row = n;
-            let entry = if let Some(e) = invalid.get(&n) {
-                Err(e.to_string())
-            } else if let Some(first) = v.duplicates.get(&n) {
-                Err(format!("duplicate of row {first}"))
-            } else {
-                match parsed.and_then(|r| rows::check_row(&self.catalog, &r, &client, now)) {
-                    Ok(c) => Ok(c),
-                    // The file changed between the passes.
-                    Err(e) => {
-                        return Err(Error::bad_request(format!(
-                            "row {n} no longer validates ({e}); the input changed while it was imported. Run the command again."
+        // One batch is written while the next is read, checked and sealed (two cores at work);
+        // `carry` is what the batch in flight did to its companies, which the next one's lookup
+        // may not see yet.
+        let mut carry: Vec<Company> = Vec::new();
+        let mut pending: Option<(u64, tokio::task::JoinHandle<Result<bool>>)> = None;
+        let flush = |pending: Option<(u64, tokio::task::JoinHandle<Result<bool>>)>| async move {
+            match pending {
+                None => Ok(None),
+                Some((up_to, task)) => {
+                    let ok = task
+                        .await
+                        .map_err(|e| Error::internal(format!("migration batch task: {e}")))??;
+                    if !ok {
+                        return Err(Error::Conflict(format!(
+                            "migration run {} moved on under this process (another `finlink migrate import` of the same input is running); stop one of them",
+                            run.id
                         )));
                     }
+                    Ok(Some(up_to))
                 }
+            }
+        };
+        loop {
+            let next = rows.next_row();
+            let end = match &next {
+                None => true,
+                Some((n, _)) => *n > to_row,
             };
-            batch.push((n, entry));
-            if batch.len() >= batch_size {
-                let up_to = n;
-                self.write_batch(
+            if let Some((n, parsed)) = next.filter(|(n, _)| *n <= to_row) {
+                if n <= watermark {
+                    continue;
+                }
+                last_row = n;
+                let entry = if let Some(e) = invalid.get(&n) {
+                    Err(e.to_string())
+                } else if let Some(first) = v.duplicates.get(&n) {
+                    Err(format!("duplicate of row {first}"))
+                } else {
+                    match parsed.and_then(|r| rows::check_row(&self.catalog, &r, &client, now)) {
+                        Ok(c) => Ok(c),
+                        // The file changed between the passes.
+                        Err(e) => {
+                            return Err(Error::bad_request(format!(
+                                "row {n} no longer validates ({e}); the input changed while it was imported. Run the command again."
+                            )));
+                        }
+                    }
+                };
+                batch.push((n, entry));
+                if batch.len() < batch_size {
+                    continue;
+                }
+            }
+            // A full batch, or the end: rows past the last one read (blank trailing lines) count
+            // as read.
+            let up_to = if end { to_row.max(last_row) } else { last_row };
+            if batch.is_empty() && up_to <= watermark {
+                break;
+            }
+            let built = self
+                .build_batch(
                     opts,
                     run.id,
                     watermark,
                     up_to,
                     std::mem::take(&mut batch),
                     v,
+                    &mut carry,
                 )
                 .await?;
-                watermark = up_to;
+            if let Some(done) = flush(pending.take()).await? {
                 progress(Progress::Batch {
-                    done: watermark,
+                    done,
                     total: run.total_rows,
                 });
             }
+            let store = std::sync::Arc::clone(&self.store);
+            pending = Some((
+                up_to,
+                tokio::spawn(async move { store.import_migration_batch(built).await }),
+            ));
+            watermark = up_to;
+            if end {
+                break;
+            }
         }
-        // Rows past the last one read (blank trailing lines) are counted as read.
-        let up_to = to_row.max(last_row).min(run.total_rows.max(last_row));
-        if !batch.is_empty() || up_to > watermark {
-            self.write_batch(opts, run.id, watermark, up_to, batch, v)
-                .await?;
+        if let Some(done) = flush(pending.take()).await? {
             progress(Progress::Batch {
-                done: up_to,
+                done,
                 total: run.total_rows,
             });
         }
         Ok(())
     }
 
-    /// Builds and writes one batch: finds the companies and connections the rows name, seals
-    /// the credentials, schedules the refreshes.
-    async fn write_batch(
+    /// Builds one batch: finds the companies and connections the rows name (in the database,
+    /// then in `carry`, the companies the batch still being written touched), seals the
+    /// credentials, schedules the refreshes. Leaves in `carry` the companies this batch touched.
+    #[allow(clippy::too_many_arguments)]
+    async fn build_batch(
         &self,
         opts: &ImportOptions,
         run: uuid::Uuid,
         after_row: u64,
         up_to_row: u64,
-        rows: Vec<(u64, std::result::Result<CheckedRow, String>)>,
+        rows: Vec<(u64, std::result::Result<CheckedRow<'_>, String>)>,
         v: &Validation,
-    ) -> Result<()> {
+        carry: &mut Vec<Company>,
+    ) -> Result<MigrationBatch> {
         let now = self.clock.now();
         let client = opts.client;
         let mut refs: Vec<String> = Vec::new();
@@ -570,14 +618,16 @@ impl App {
         refs.dedup();
         ids.sort();
         ids.dedup();
-        let mut by_ref: HashMap<String, Company> = HashMap::new();
         let mut by_id: HashMap<CompanyId, Company> = HashMap::new();
-        for c in self.store.migration_companies(client, &refs, &ids).await? {
+        let mut by_ref: HashMap<String, CompanyId> = HashMap::new();
+        let found = self.store.migration_companies(client, &refs, &ids).await?;
+        for c in found.into_iter().chain(std::mem::take(carry)) {
             if let Some(r) = &c.consumer_id {
-                by_ref.insert(r.clone(), c.clone());
+                by_ref.insert(r.clone(), c.id);
             }
             by_id.insert(c.id, c);
         }
+        let mut touched: HashSet<CompanyId> = HashSet::new();
         let mut out = MigrationBatch {
             run,
             client,
@@ -603,7 +653,6 @@ impl App {
             counts: MigrationCounts::default(),
             at: now,
         };
-        let mut created_refs: HashSet<String> = HashSet::new();
         for (n, r) in rows {
             let checked = match r {
                 Ok(c) => c,
@@ -628,24 +677,11 @@ impl App {
             };
             // The company.
             let mut company_created = false;
-            let company: &mut Company = match &checked.company {
-                CompanyKey::Id(id) => match by_id.get_mut(id) {
-                    Some(c) => c,
+            let company_id = match &checked.company {
+                CompanyKey::Id(id) => by_id.contains_key(id).then_some(*id),
+                CompanyKey::Ref(r) => match by_ref.get(r) {
+                    Some(id) => Some(*id),
                     None => {
-                        out.counts.add(outcome::FAILED);
-                        out.rows.push(MigrationRowRecord {
-                            row: n,
-                            company_id: Some(*id),
-                            connection_id: None,
-                            company_created: false,
-                            outcome: outcome::FAILED.to_owned(),
-                            error: Some(format!("companyId: company {id} was deleted")),
-                        });
-                        continue;
-                    }
-                },
-                CompanyKey::Ref(r) => {
-                    if !by_ref.contains_key(r) {
                         let c = Company {
                             id: CompanyId::new_v7(now),
                             client_id: client,
@@ -662,17 +698,34 @@ impl App {
                         };
                         out.companies.push(c.clone());
                         out.counts.companies_created += 1;
-                        created_refs.insert(r.clone());
                         company_created = true;
-                        by_ref.insert(r.clone(), c);
+                        by_ref.insert(r.clone(), c.id);
+                        let id = c.id;
+                        by_id.insert(id, c);
+                        Some(id)
                     }
-                    match by_ref.get_mut(r) {
-                        Some(c) => c,
-                        None => continue,
-                    }
-                }
+                },
             };
-            let integ = &checked.integration;
+            let Some(company) = company_id.and_then(|id| by_id.get_mut(&id)) else {
+                let id = match &checked.company {
+                    CompanyKey::Id(id) => Some(*id),
+                    CompanyKey::Ref(_) => None,
+                };
+                out.counts.add(outcome::FAILED);
+                out.rows.push(MigrationRowRecord {
+                    row: n,
+                    company_id: id,
+                    connection_id: None,
+                    company_created: false,
+                    outcome: outcome::FAILED.to_owned(),
+                    error: Some(String::from(
+                        "companyId: the company was deleted during the import",
+                    )),
+                });
+                continue;
+            };
+            touched.insert(company.id);
+            let integ = checked.integration;
             let existing = company
                 .connections
                 .iter()
@@ -823,12 +876,8 @@ impl App {
             c.failed,
             c.companies_created
         ));
-        if !self.store.import_migration_batch(&out).await? {
-            return Err(Error::Conflict(format!(
-                "migration run {run} moved on under this process (another `finlink migrate import` of the same input is running); stop one of them"
-            )));
-        }
-        Ok(())
+        carry.extend(touched.iter().filter_map(|id| by_id.remove(id)));
+        Ok(out)
     }
 
     /// Checks the canary rows' connections end to end: a token refresh (OAuth 2.0) and a test

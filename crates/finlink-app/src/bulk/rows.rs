@@ -146,19 +146,19 @@ impl CompanyKey {
 
 /// A checked row.
 #[derive(Debug)]
-pub struct CheckedRow {
+pub struct CheckedRow<'c> {
     pub company: CompanyKey,
     /// For a company to create.
     pub company_name: String,
     pub tags: Tags,
-    pub integration: Integration,
+    pub integration: &'c Integration,
     pub input: MigrationInput,
     pub metadata: Map<String, Value>,
     /// A digest of the row's credentials and settings (never the values themselves).
     pub token_fingerprint: u64,
 }
 
-impl CheckedRow {
+impl CheckedRow<'_> {
     /// The slot a connection occupies: one per accounting company, else per integration.
     pub fn slot(&self) -> u64 {
         let mut h = Sha256::new();
@@ -445,12 +445,12 @@ pub fn row_from_object(obj: &Map<String, Value>) -> Result<RowInput, RowError> {
 }
 
 /// Checks a row. `client` is the run's client id (a row naming another is refused).
-pub fn check_row(
-    catalog: &Catalog,
+pub fn check_row<'c>(
+    catalog: &'c Catalog,
     row: &RowInput,
     client: &str,
     now: Timestamp,
-) -> Result<CheckedRow, RowError> {
+) -> Result<CheckedRow<'c>, RowError> {
     if let Some(c) = &row.client
         && c != client
     {
@@ -478,8 +478,7 @@ pub fn check_row(
                     "'{key}' is not an integration key or slug; `GET /integrations` lists them."
                 ),
             )
-        })?
-        .clone();
+        })?;
     if let Some(u) = &row.unified_api {
         let expected = crate::vault::unified_api_of(integ.source_type);
         let given = if u == "commerce" {
@@ -532,7 +531,7 @@ pub fn check_row(
         (None, CompanyKey::Id(_)) => String::new(),
     };
     validate_tags(&row.tags).map_err(|e| RowError::from_error(&e))?;
-    let input = check_fields(&integ, &row.body, now).map_err(|e| RowError::from_error(&e))?;
+    let input = check_fields(integ, &row.body, now).map_err(|e| RowError::from_error(&e))?;
     let mut h = Sha256::new();
     for (k, v) in &row.body {
         h.update(k.as_bytes());

@@ -129,7 +129,7 @@ pub(super) async fn migration_runs(s: &dyn Store) {
         counts,
         at: ts(70_006),
     };
-    assert!(s.import_migration_batch(&batch).await.unwrap());
+    assert!(s.import_migration_batch(batch.clone()).await.unwrap());
     let got = s.get_migration_run(run.id).await.unwrap().unwrap();
     assert_eq!(got.watermark, 3);
     assert_eq!(got.counts, counts);
@@ -141,7 +141,7 @@ pub(super) async fn migration_runs(s: &dyn Store) {
     let cr = s.get_credentials(c.id, ca.id).await.unwrap().unwrap();
     assert_eq!((cr.version, cr.sealed.clone()), (1, vec![1; 8]));
     // The same batch again (a second process, or a replay): nothing written.
-    assert!(!s.import_migration_batch(&batch).await.unwrap());
+    assert!(!s.import_migration_batch(batch.clone()).await.unwrap());
     assert_eq!(
         s.get_migration_run(run.id).await.unwrap().unwrap().counts,
         counts
@@ -186,7 +186,7 @@ pub(super) async fn migration_runs(s: &dyn Store) {
         counts: counts2,
         at: ts(70_020),
     };
-    assert!(s.import_migration_batch(&batch2).await.unwrap());
+    assert!(s.import_migration_batch(batch2).await.unwrap());
     let cr = s.get_credentials(c.id, cb.id).await.unwrap().unwrap();
     assert_eq!((cr.version, cr.sealed.clone()), (2, vec![9; 8]));
     let conn = s.get_connection(c.id, b.id, cb.id).await.unwrap().unwrap();
