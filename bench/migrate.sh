@@ -3,7 +3,7 @@
 # (OAuth tokens + tenant id, each with its own new company) on SQLite and PostgreSQL, with its rows
 # per second and peak RSS (at a quarter of the rows and at all of them: memory must stay flat),
 # next to a baseline of the same rows inserted in the same run without validation or encryption
-# (SQLite: batched inserts of the parsed rows through Python's sqlite3 module, 2,000 per
+# (SQLite: batched inserts of the parsed rows through Python's sqlite3 module, 5,000 per
 # transaction; PostgreSQL: psql \copy of the same rows as CSV).
 #   bench/migrate.sh                          ROWS=1000000, both engines
 #   ROWS=100000 ENGINES=sqlite bench/migrate.sh
@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 ROWS=${ROWS:-1000000}
 ENGINES=${ENGINES:-"sqlite postgres"}
 PG=${FINLINK_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
-BATCH=${BATCH:-2000}
+BATCH=${BATCH:-5000}
 cargo build --release -q -p finlink
 BIN=${CARGO_TARGET_DIR:-target}/release/finlink
 . bench/lib.sh

@@ -221,9 +221,68 @@ fn insert_credentials(tx: &Db, r: &CredentialsRow) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn import_batch(tx: &Db, b: &MigrationBatch) -> Result<bool> {
-    let run = b.run.to_string();
-    let client = b.client.to_string();
+/// A batch with its rows already converted to column values, outside the writer's lock.
+pub(crate) struct Prepared {
+    batch: MigrationBatch,
+    run: String,
+    client: String,
+    companies: Vec<CompanyRow>,
+    connections: Vec<ConnectionRow>,
+    credentials: Vec<CredentialsRow>,
+    updates: Vec<(CredentialsRow, Option<String>)>,
+    row_ids: Vec<(Option<String>, Option<String>)>,
+    audit: finlink_store::rows::AuditRow,
+}
+
+pub(crate) fn prepare(batch: MigrationBatch) -> Prepared {
+    Prepared {
+        run: batch.run.to_string(),
+        client: batch.client.to_string(),
+        companies: batch
+            .companies
+            .iter()
+            .map(CompanyRow::from_domain)
+            .collect(),
+        connections: batch
+            .connections
+            .iter()
+            .map(ConnectionRow::from_domain)
+            .collect(),
+        credentials: batch
+            .credentials
+            .iter()
+            .map(CredentialsRow::from_domain)
+            .collect(),
+        updates: batch
+            .updates
+            .iter()
+            .map(|u| {
+                (
+                    CredentialsRow::from_domain(&u.credentials),
+                    u.connection_info
+                        .as_ref()
+                        .map(|m| serde_json::to_string(m).unwrap_or_default()),
+                )
+            })
+            .collect(),
+        row_ids: batch
+            .rows
+            .iter()
+            .map(|r| {
+                (
+                    r.company_id.map(|x| x.to_string()),
+                    r.connection_id.map(|x| x.to_string()),
+                )
+            })
+            .collect(),
+        audit: finlink_store::rows::AuditRow::from_domain(&batch.audit),
+        batch,
+    }
+}
+
+pub(crate) fn import_batch(tx: &Db, p: &Prepared) -> Result<bool> {
+    let b = &p.batch;
+    let (run, client) = (&p.run, &p.client);
     let c = &b.counts;
     // The watermark moves first: a second process on the same run finds it moved and writes
     // nothing (the writer lock orders the two transactions).
@@ -254,6 +313,10 @@ pub(crate) fn import_batch(tx: &Db, b: &MigrationBatch) -> Result<bool> {
     if n == 0 {
         return Ok(false);
     }
+    // A bulk import touches many index pages per batch: a larger page cache for the writer
+    // (64 MB, freed with the process) keeps them in memory.
+    tx.execute_batch("PRAGMA cache_size = -65536")
+        .map_err(db_error)?;
     if !b.companies.is_empty() {
         let mut company = tx
             .prepare_cached(
@@ -266,8 +329,7 @@ pub(crate) fn import_batch(tx: &Db, b: &MigrationBatch) -> Result<bool> {
                 "INSERT INTO company_tags (company_id, tag_key, tag_value) VALUES (?1, ?2, ?3)",
             )
             .map_err(db_error)?;
-        for co in &b.companies {
-            let r = CompanyRow::from_domain(co);
+        for (co, r) in b.companies.iter().zip(&p.companies) {
             company
                 .execute(params![
                     r.id,
@@ -299,8 +361,7 @@ pub(crate) fn import_batch(tx: &Db, b: &MigrationBatch) -> Result<bool> {
                 finlink_store::rows::CONNECTION_INSERT_COLUMNS
             ))
             .map_err(db_error)?;
-        for co in &b.connections {
-            let r = ConnectionRow::from_domain(co);
+        for r in &p.connections {
             conn.execute(params![
                 r.id,
                 r.client_id,
@@ -320,15 +381,10 @@ pub(crate) fn import_batch(tx: &Db, b: &MigrationBatch) -> Result<bool> {
             .map_err(db_error)?;
         }
     }
-    for cr in &b.credentials {
-        insert_credentials(tx, &CredentialsRow::from_domain(cr))?;
+    for r in &p.credentials {
+        insert_credentials(tx, r)?;
     }
-    for up in &b.updates {
-        let r = CredentialsRow::from_domain(&up.credentials);
-        let info = up
-            .connection_info
-            .as_ref()
-            .map(|m| serde_json::to_string(m).unwrap_or_default());
+    for (r, info) in &p.updates {
         let n = tx
             .prepare_cached(
                 "UPDATE connections SET status = 'Linked', modified = ?4, connection_info = COALESCE(?5, connection_info), \
@@ -344,7 +400,7 @@ pub(crate) fn import_batch(tx: &Db, b: &MigrationBatch) -> Result<bool> {
                 r.connection_id
             )));
         }
-        insert_credentials(tx, &r)?;
+        insert_credentials(tx, r)?;
     }
     for j in &b.jobs {
         enqueue_job_tx(tx, j)?;
@@ -356,12 +412,12 @@ pub(crate) fn import_batch(tx: &Db, b: &MigrationBatch) -> Result<bool> {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )
             .map_err(db_error)?;
-        for r in &b.rows {
+        for (r, (co, conn)) in b.rows.iter().zip(&p.row_ids) {
             row.execute(params![
                 run,
                 i(r.row),
-                r.company_id.map(|x| x.to_string()),
-                r.connection_id.map(|x| x.to_string()),
+                co,
+                conn,
                 r.company_created,
                 r.outcome,
                 r.error
@@ -369,7 +425,7 @@ pub(crate) fn import_batch(tx: &Db, b: &MigrationBatch) -> Result<bool> {
             .map_err(db_error)?;
         }
     }
-    insert_audit_tx(tx, &finlink_store::rows::AuditRow::from_domain(&b.audit))?;
+    insert_audit_tx(tx, &p.audit)?;
     Ok(true)
 }
 

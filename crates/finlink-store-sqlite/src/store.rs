@@ -2496,9 +2496,11 @@ impl Store for SqliteStore {
 
     async fn import_migration_batch(&self, batch: finlink_store::MigrationBatch) -> Result<bool> {
         let wake = !batch.jobs.is_empty();
+        // Column values are made here, on the async side; the writer only binds and steps.
+        let prepared = crate::migration::prepare(batch);
         let out = self
             .pool
-            .write(move |tx| crate::migration::import_batch(tx, &batch))
+            .write(move |tx| crate::migration::import_batch(tx, &prepared))
             .await?;
         if out && wake {
             self.jobs_ready.notify_one();

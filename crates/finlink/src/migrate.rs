@@ -54,7 +54,7 @@ pub enum MigrateCommand {
         #[arg(long)]
         report_format: Option<String>,
         /// Rows per transaction.
-        #[arg(long, default_value_t = 2000)]
+        #[arg(long, default_value_t = 5000)]
         batch_size: usize,
         /// Spread the first refresh of tokens with unknown or past expiry over this many seconds.
         #[arg(long, default_value_t = 3600)]
