@@ -47,8 +47,7 @@ report() { # report LABEL ROWS
     printf '%-58s %9d rows  %7.1f s  %9.0f rows/s  peak RSS %4s MB\n' "$1" "$2" "$secs" "$(echo "$2 / $secs" | bc -l)" "$rss_mb"
 }
 
-sqlite_baseline() { # sqlite_baseline FILE.jsonl DB
-    python3 - "$1" "$2" "$BATCH" <<'EOF'
+cat >"$work/sqlite_baseline.py" <<'EOF'
 import json, sqlite3, sys
 src, db, batch = sys.argv[1], sys.argv[2], int(sys.argv[3])
 con = sqlite3.connect(db)
@@ -66,7 +65,6 @@ with open(src) as f:
         if len(buf) >= batch: flush()
 if buf: flush()
 EOF
-}
 
 quarter=$((ROWS / 4))
 echo "generating $ROWS rows (and $quarter)"
@@ -88,7 +86,7 @@ for engine in $ENGINES; do
                 export FINLINK_DATABASE_URL="$PG" FINLINK_DATABASE_SCHEMA="$schema" FINLINK_DATA_DIR="$work/pg-$size-$fmt"
                 FINLINK_MASTER_KEYS=$("$BIN" encryption new-key); export FINLINK_MASTER_KEYS
             fi
-            "$BIN" clients create --name Bench >/dev/null
+            "$BIN" clients create --name Bench >/dev/null 2>&1
             timed import "$BIN" migrate import "$work/$size.$fmt" --canary 0 --progress none --batch-size "$BATCH"
             report "finlink $engine: migrate import ($fmt)" "$n"
             tail -1 "$work/out" | sed 's/^/    /'
@@ -98,7 +96,7 @@ for engine in $ENGINES; do
         done
     done
     if [ "$engine" = sqlite ]; then
-        timed baseline sqlite_baseline "$work/rows.jsonl" "$work/baseline.db"
+        timed baseline python3 "$work/sqlite_baseline.py" "$work/rows.jsonl" "$work/baseline.db" "$BATCH"
         report "baseline sqlite: batched inserts, no validation/encryption" "$ROWS"
     else
         schema="bench_migrate_base_$$"
