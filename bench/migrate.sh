@@ -17,7 +17,7 @@ BATCH=${BATCH:-5000}
 cargo build --release -q -p finlink
 BIN=${CARGO_TARGET_DIR:-target}/release/finlink
 . bench/lib.sh
-export FINLINK_LOG=warn
+export FINLINK_LOG=error PGOPTIONS="--client-min-messages=warning"
 
 gen() { # gen N FILE.jsonl FILE.csv
     python3 - "$1" "$2" "$3" <<'EOF'
