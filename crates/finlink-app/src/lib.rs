@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod api_keys;
+pub mod bulk;
 pub mod clients;
 pub mod companies;
 pub mod connections;

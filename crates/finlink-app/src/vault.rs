@@ -65,7 +65,7 @@ pub fn unified_api_of(st: SourceType) -> &'static str {
     }
 }
 
-fn snake_to_camel(s: &str) -> String {
+pub(crate) fn snake_to_camel(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut up = false;
     for ch in s.chars() {
@@ -81,7 +81,7 @@ fn snake_to_camel(s: &str) -> String {
     out
 }
 
-fn check_consumer_id(id: &str) -> Result<()> {
+pub(crate) fn check_consumer_id(id: &str) -> Result<()> {
     if id.trim().is_empty()
         || id.chars().count() > MAX_CONSUMER_ID_CHARS
         || id.chars().any(char::is_control)

@@ -42,6 +42,7 @@ use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::query::Query;
 use sqlx::{PgPool, Postgres, Row};
 
+mod migration;
 mod records;
 mod settings;
 mod sync;
@@ -2679,6 +2680,65 @@ impl Store for PostgresStore {
             query,
         )
         .await
+    }
+    async fn insert_migration_run(&self, run: &finlink_store::MigrationRun) -> Result<()> {
+        self.mig_insert_run(run).await
+    }
+
+    async fn get_migration_run(
+        &self,
+        id: uuid::Uuid,
+    ) -> Result<Option<finlink_store::MigrationRun>> {
+        self.mig_get_run(id).await
+    }
+
+    async fn find_migration_run(
+        &self,
+        client: ClientId,
+        fingerprint: &str,
+    ) -> Result<Option<finlink_store::MigrationRun>> {
+        self.mig_find_run(client, fingerprint).await
+    }
+
+    async fn list_migration_runs(&self, limit: u32) -> Result<Vec<finlink_store::MigrationRun>> {
+        self.mig_list_runs(limit).await
+    }
+
+    async fn migration_companies(
+        &self,
+        client: ClientId,
+        refs: &[String],
+        ids: &[CompanyId],
+    ) -> Result<Vec<Company>> {
+        self.mig_companies(client, refs, ids).await
+    }
+
+    async fn import_migration_batch(&self, batch: finlink_store::MigrationBatch) -> Result<bool> {
+        self.mig_import_batch(&batch).await
+    }
+
+    async fn set_migration_run_status(
+        &self,
+        id: uuid::Uuid,
+        status: &str,
+        detail: Option<&str>,
+        at: Timestamp,
+        effects: &Effects,
+    ) -> Result<bool> {
+        self.mig_set_status(id, status, detail, at, effects).await
+    }
+
+    async fn list_migration_rows(
+        &self,
+        run: uuid::Uuid,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<finlink_store::MigrationRowRecord>> {
+        self.mig_list_rows(run, after, limit).await
+    }
+
+    async fn rollback_migration_run(&self, id: uuid::Uuid, at: Timestamp) -> Result<u64> {
+        self.mig_rollback(id, at).await
     }
 }
 

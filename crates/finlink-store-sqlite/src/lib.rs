@@ -8,6 +8,7 @@
 //! tokio's blocking pool so the async workers never wait on disk.
 
 mod migrate;
+mod migration;
 mod pool;
 mod records;
 mod settings;

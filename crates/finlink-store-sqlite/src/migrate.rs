@@ -39,6 +39,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../migrations/0011_data_reads.sql"),
     ),
     (
+        "0012_migration_runs",
+        include_str!("../migrations/0012_migration_runs.sql"),
+    ),
+    (
         "0013_record_versions",
         include_str!("../migrations/0013_record_versions.sql"),
     ),

@@ -121,7 +121,7 @@ pub(crate) fn enqueue_job_tx(tx: &Db, j: &NewJob) -> Result<bool> {
     Ok(n == 1)
 }
 
-fn write_effects_tx(tx: &Db, effects: &Effects) -> Result<()> {
+pub(crate) fn write_effects_tx(tx: &Db, effects: &Effects) -> Result<()> {
     for e in &effects.events {
         let r = EventRow::from_domain(e);
         tx.prepare_cached(&format!(
@@ -261,7 +261,7 @@ fn api_key_row(r: &Row<'_>) -> rusqlite::Result<ApiKeyRow> {
     })
 }
 
-fn company_row(r: &Row<'_>) -> rusqlite::Result<CompanyRow> {
+pub(crate) fn company_row(r: &Row<'_>) -> rusqlite::Result<CompanyRow> {
     Ok(CompanyRow {
         id: r.get(0)?,
         client_id: r.get(1)?,
@@ -300,7 +300,7 @@ fn connection_row(r: &Row<'_>) -> rusqlite::Result<ConnectionRow> {
     })
 }
 
-fn connections_of(db: &Db, company_ids: &[String]) -> Result<Vec<Connection>> {
+pub(crate) fn connections_of(db: &Db, company_ids: &[String]) -> Result<Vec<Connection>> {
     if company_ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -388,7 +388,7 @@ fn credentials_row(r: &Row<'_>) -> rusqlite::Result<CredentialsRow> {
     })
 }
 
-fn insert_audit_tx(db: &Db, a: &AuditRow) -> Result<()> {
+pub(crate) fn insert_audit_tx(db: &Db, a: &AuditRow) -> Result<()> {
     db.prepare_cached(&format!(
         "INSERT INTO audit ({AUDIT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
     ))
@@ -2458,6 +2458,101 @@ impl Store for SqliteStore {
                     &query,
                 )
             })
+            .await
+    }
+
+    async fn insert_migration_run(&self, run: &finlink_store::MigrationRun) -> Result<()> {
+        let run = run.clone();
+        self.pool
+            .write(move |tx| crate::migration::insert_run(tx, &run))
+            .await
+    }
+
+    async fn get_migration_run(
+        &self,
+        id: uuid::Uuid,
+    ) -> Result<Option<finlink_store::MigrationRun>> {
+        let id = id.to_string();
+        self.pool
+            .read_point(move |db| crate::migration::get_run(db, &id))
+            .await
+    }
+
+    async fn find_migration_run(
+        &self,
+        client: ClientId,
+        fingerprint: &str,
+    ) -> Result<Option<finlink_store::MigrationRun>> {
+        let (client, fp) = (client.to_string(), fingerprint.to_owned());
+        self.pool
+            .read_point(move |db| crate::migration::find_run(db, &client, &fp))
+            .await
+    }
+
+    async fn list_migration_runs(&self, limit: u32) -> Result<Vec<finlink_store::MigrationRun>> {
+        self.pool
+            .read(move |db| crate::migration::list_runs(db, limit))
+            .await
+    }
+
+    async fn migration_companies(
+        &self,
+        client: ClientId,
+        refs: &[String],
+        ids: &[CompanyId],
+    ) -> Result<Vec<Company>> {
+        let (client, refs, ids) = (client.to_string(), refs.to_vec(), ids.to_vec());
+        self.pool
+            .read(move |db| crate::migration::companies(db, &client, &refs, &ids))
+            .await
+    }
+
+    async fn import_migration_batch(&self, batch: finlink_store::MigrationBatch) -> Result<bool> {
+        let wake = !batch.jobs.is_empty();
+        // Column values are made here, on the async side; the writer only binds and steps.
+        let prepared = crate::migration::prepare(batch);
+        let out = self
+            .pool
+            .write(move |tx| crate::migration::import_batch(tx, &prepared))
+            .await?;
+        if out && wake {
+            self.jobs_ready.notify_one();
+        }
+        Ok(out)
+    }
+
+    async fn set_migration_run_status(
+        &self,
+        id: uuid::Uuid,
+        status: &str,
+        detail: Option<&str>,
+        at: Timestamp,
+        effects: &Effects,
+    ) -> Result<bool> {
+        let (id, status, detail) = (id.to_string(), status.to_owned(), detail.map(str::to_owned));
+        self.write_with(effects, move |tx| {
+            let ok = crate::migration::set_status(tx, &id, &status, detail.as_deref(), at)?;
+            Ok((ok, ok))
+        })
+        .await
+    }
+
+    async fn list_migration_rows(
+        &self,
+        run: uuid::Uuid,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<finlink_store::MigrationRowRecord>> {
+        let run = run.to_string();
+        self.pool
+            .read(move |db| crate::migration::list_rows(db, &run, after, limit))
+            .await
+    }
+
+    async fn rollback_migration_run(&self, id: uuid::Uuid, at: Timestamp) -> Result<u64> {
+        let id = id.to_string();
+        self.pool
+            .write(move |tx| crate::migration::rollback(tx, &id, at))
             .await
     }
 }

@@ -28,6 +28,7 @@ use finlink_domain::credentials::{AuditEntry, SealedCredentials};
 use finlink_domain::event::Event;
 use finlink_domain::integration::AuthType;
 
+mod migration;
 mod records;
 mod settings;
 
@@ -133,6 +134,7 @@ pub async fn run_all(store: Arc<dyn Store>) {
     sync_records_follow_their_connection(s).await;
     settings::sync_settings(s).await;
     records::data_reads(s).await;
+    migration::migration_runs(s).await;
 }
 
 async fn clients_and_profiles(s: &dyn Store) {

@@ -6,6 +6,7 @@
 //! the queries, not of the callers.
 
 pub mod contract;
+pub mod migration;
 pub mod records;
 pub mod rows;
 pub mod sql;
@@ -27,6 +28,9 @@ use finlink_domain::query::{Expr, OrderBy};
 use finlink_domain::sync::{DataTypeStatus, Dataset, StoredRecord, SyncBatch};
 use finlink_domain::webhook::{Consumer, Delivery};
 use finlink_domain::{Result, Timestamp};
+pub use migration::{
+    MigrationBatch, MigrationCounts, MigrationRowRecord, MigrationRun, MigrationUpdate,
+};
 
 /// A list request: paging plus the optional `query`, `tags` and `orderBy` parameters,
 /// already parsed. The store checks properties against its whitelist.
@@ -761,4 +765,49 @@ pub trait Store: Send + Sync + 'static {
         data_type: DataType,
         query: &records::RecordQuery,
     ) -> Result<Page<StoredRecord>>;
+
+    // -- bulk migration (`finlink migrate`) ---------------------------------------------------
+
+    async fn insert_migration_run(&self, run: &MigrationRun) -> Result<()>;
+    async fn get_migration_run(&self, id: uuid::Uuid) -> Result<Option<MigrationRun>>;
+    /// The client's newest run with this fingerprint.
+    async fn find_migration_run(
+        &self,
+        client: ClientId,
+        fingerprint: &str,
+    ) -> Result<Option<MigrationRun>>;
+    /// Runs of every client, newest first.
+    async fn list_migration_runs(&self, limit: u32) -> Result<Vec<MigrationRun>>;
+    /// The client's companies whose consumer id (external reference) is one of `refs` or whose
+    /// id is one of `ids`, each with its connections.
+    async fn migration_companies(
+        &self,
+        client: ClientId,
+        refs: &[String],
+        ids: &[CompanyId],
+    ) -> Result<Vec<Company>>;
+    /// Records a batch in one transaction (see [`MigrationBatch`]). False, with nothing written,
+    /// when the run's watermark is no longer `batch.after_row`.
+    async fn import_migration_batch(&self, batch: MigrationBatch) -> Result<bool>;
+    /// Sets a run's status and detail (`completed` also sets `completed`), with `effects` in the
+    /// same transaction. False when the run does not exist.
+    async fn set_migration_run_status(
+        &self,
+        id: uuid::Uuid,
+        status: &str,
+        detail: Option<&str>,
+        at: Timestamp,
+        effects: &Effects,
+    ) -> Result<bool>;
+    /// A run's recorded rows after row number `after`, in row order.
+    async fn list_migration_rows(
+        &self,
+        run: uuid::Uuid,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<MigrationRowRecord>>;
+    /// Deletes the connections the run created and the companies it created (when they have no
+    /// other connection left), forgets its rows, sets its watermark and counts to zero and its
+    /// status to `rolled_back`. Returns how many connections were deleted.
+    async fn rollback_migration_run(&self, id: uuid::Uuid, at: Timestamp) -> Result<u64>;
 }

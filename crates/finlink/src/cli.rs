@@ -1,4 +1,4 @@
-//! The command line: `serve`, `clients create`, `keys create`, `openapi`.
+//! The command line: `serve`, `worker`, `clients`, `keys`, `sandbox`, `encryption`, `migrate`, `openapi`.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -63,6 +63,12 @@ pub enum Command {
         listen: Option<String>,
         #[command(subcommand)]
         command: Option<SandboxCommand>,
+    },
+    /// Bulk migration: import connections from JSON Lines or CSV (validate, canary, resume,
+    /// report), show runs, print the checklist, export.
+    Migrate {
+        #[command(subcommand)]
+        command: crate::migrate::MigrateCommand,
     },
     /// Master keys: status, rotation, new keys.
     Encryption {
@@ -225,6 +231,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Encryption { command } => encryption(&cfg, command).await,
+        Command::Migrate { command } => crate::migrate::run(&cfg, command).await,
         Command::Sandbox { listen, command } => sandbox(&cfg, listen, command).await,
         Command::Openapi => Ok(()),
     }
@@ -329,7 +336,7 @@ async fn encryption(cfg: &Config, command: EncryptionCommand) -> anyhow::Result<
 }
 
 /// The services over the configured database, without a server (for CLI commands).
-async fn offline_app(cfg: &Config) -> anyhow::Result<finlink_app::App> {
+pub(crate) async fn offline_app(cfg: &Config) -> anyhow::Result<finlink_app::App> {
     let keyring = crate::load_keyring(cfg)?;
     let store = crate::open_store(cfg).await?;
     let public = cfg

@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod migrate;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

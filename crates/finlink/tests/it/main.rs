@@ -15,6 +15,7 @@ mod integrations;
 mod isolation;
 mod lifecycle;
 mod link;
+mod migrate_cli;
 mod migration;
 mod proxy;
 mod refresh;
