@@ -128,7 +128,7 @@ pub fn check_fields(
         Some(s) => Some(Timestamp::parse(s).ok_or_else(|| {
             bad(
                 "issuedAt",
-                format!("issuedAt '{s}' is not an RFC 3339 datetime."),
+                String::from("issuedAt is not an RFC 3339 datetime such as 2026-11-23T10:00:00Z."),
             )
         })?),
         None => None,
@@ -143,9 +143,7 @@ pub fn check_fields(
         (Some(s), None) => Some(Timestamp::parse(s).ok_or_else(|| {
             bad(
                 "expiresAt",
-                format!(
-                    "expiresAt '{s}' is not an RFC 3339 datetime such as 2026-11-23T10:00:00Z."
-                ),
+                String::from("expiresAt is not an RFC 3339 datetime such as 2026-11-23T10:00:00Z."),
             )
         })?),
         (None, Some(s)) => {
@@ -157,7 +155,7 @@ pub fn check_fields(
                 .ok_or_else(|| {
                     bad(
                         "expiresIn",
-                        format!("expiresIn '{s}' must be a whole number of seconds, e.g. 1800."),
+                        String::from("expiresIn must be a whole number of seconds, e.g. 1800."),
                     )
                 })?;
             Some(issued_at.unwrap_or(now).plus_seconds(secs))

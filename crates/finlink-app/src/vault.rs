@@ -371,7 +371,7 @@ impl App {
                     Error::invalid(
                         "credentials.issued_at",
                         "Import",
-                        format!("credentials.issued_at '{issued}' is not an RFC 3339 datetime."),
+                        String::from("credentials.issued_at is not an RFC 3339 datetime such as 2026-11-23T10:00:00Z."),
                     )
                 })?;
                 if expires_in <= 0 {

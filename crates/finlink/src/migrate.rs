@@ -132,12 +132,8 @@ pub async fn run(cfg: &Config, command: MigrateCommand) -> anyhow::Result<()> {
             // Standard input can be read once; the import reads twice (validate, then import), so
             // it is spooled to a private temporary file first.
             let (path, _spool) = if file == "-" {
-                let mut spool = tempfile::NamedTempFile::new()
-                    .context("cannot create a temporary file to hold standard input")?;
-                std::io::copy(&mut std::io::stdin().lock(), spool.as_file_mut())
-                    .context("reading standard input")?;
-                spool.as_file_mut().flush()?;
-                (spool.path().to_owned(), Some(spool))
+                let (path, spool) = spool_stdin()?;
+                (path, Some(spool))
             } else {
                 (PathBuf::from(&file), None)
             };
@@ -346,7 +342,13 @@ struct ReportWriter {
 
 impl ReportWriter {
     fn create(path: &Path, csv: bool) -> anyhow::Result<Self> {
-        let file = std::fs::File::create(path)
+        // Mode 0600: a report names companies and connections, and an error may quote input.
+        let mut open = std::fs::OpenOptions::new();
+        open.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+        let file = open
+            .open(path)
             .with_context(|| format!("cannot write the report {}", path.display()))?;
         let mut w = Self {
             out: std::io::BufWriter::new(file),
@@ -859,4 +861,29 @@ async fn export(
         }
     );
     Ok(())
+}
+
+/// Copies standard input (tokens) to a private temporary file the import can read twice, and
+/// gives a path to it. On Linux the file is unlinked from the start (`tempfile::tempfile`) and
+/// reached through `/proc/self/fd`: nothing is left on disk however the process ends, SIGKILL
+/// included. Elsewhere it is a named file (mode 0600) removed when the import ends normally.
+#[cfg(target_os = "linux")]
+fn spool_stdin() -> anyhow::Result<(PathBuf, std::fs::File)> {
+    use std::os::fd::AsRawFd;
+    let mut spool =
+        tempfile::tempfile().context("cannot create a temporary file to hold standard input")?;
+    std::io::copy(&mut std::io::stdin().lock(), &mut spool).context("reading standard input")?;
+    spool.flush()?;
+    let path = PathBuf::from(format!("/proc/self/fd/{}", spool.as_raw_fd()));
+    Ok((path, spool))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn spool_stdin() -> anyhow::Result<(PathBuf, tempfile::NamedTempFile)> {
+    let mut spool = tempfile::NamedTempFile::new()
+        .context("cannot create a temporary file to hold standard input")?;
+    std::io::copy(&mut std::io::stdin().lock(), spool.as_file_mut())
+        .context("reading standard input")?;
+    spool.as_file_mut().flush()?;
+    Ok((spool.path().to_owned(), spool))
 }

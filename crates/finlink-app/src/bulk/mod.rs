@@ -628,6 +628,10 @@ impl App {
             by_id.insert(c.id, c);
         }
         let mut touched: HashSet<CompanyId> = HashSet::new();
+        // Connections this batch already writes: a second row for one of them is refused (a
+        // company named by `companyId` in one row and by `companyRef` in another is one company,
+        // which validation, keyed by how rows name companies, cannot see).
+        let mut written: HashMap<ConnectionId, u64> = HashMap::new();
         let mut out = MigrationBatch {
             run,
             client,
@@ -752,12 +756,24 @@ impl App {
                 });
                 continue;
             }
+            if let Some(first) = existing.as_ref().and_then(|c| written.get(&c.id)) {
+                out.counts.add(outcome::FAILED);
+                out.rows.push(MigrationRowRecord {
+                    row: n,
+                    company_id: Some(company.id),
+                    connection_id: existing.as_ref().map(|c| c.id),
+                    company_created,
+                    outcome: outcome::FAILED.to_owned(),
+                    error: Some(format!(
+                        "integration: row {first} already gives company {}'s {} connection (a company named by companyId in one row and by companyRef in another is the same company); keep one of the rows.",
+                        company.id, integ.name
+                    )),
+                });
+                continue;
+            }
             if let Some(conn) = &existing
                 && !opts.overwrite
-                && matches!(
-                    conn.status,
-                    ConnectionStatus::Linked | ConnectionStatus::Deauthorized
-                )
+                && conn.status == ConnectionStatus::Linked
             {
                 out.counts.add(outcome::UNCHANGED);
                 out.rows.push(MigrationRowRecord {
@@ -853,6 +869,7 @@ impl App {
                     outcome::CREATED
                 }
             };
+            written.insert(conn_id, n);
             out.counts.add(o);
             out.rows.push(MigrationRowRecord {
                 row: n,
@@ -895,25 +912,29 @@ impl App {
             let Some(last) = rows.last() else { break };
             after = last.row;
             for r in rows.iter().filter(|r| r.row <= run.canary_rows) {
+                if r.outcome == outcome::FAILED {
+                    // A canary row that could not even be stored fails the canary.
+                    failures.push(CanaryFailure {
+                        row: r.row,
+                        company: r.company_id,
+                        connection: r.connection_id,
+                        error: r
+                            .error
+                            .clone()
+                            .unwrap_or_else(|| String::from("not stored")),
+                    });
+                    continue;
+                }
                 let (Some(company), Some(connection)) = (r.company_id, r.connection_id) else {
                     continue;
                 };
                 if r.outcome != outcome::CREATED && r.outcome != outcome::UPDATED {
                     continue;
                 }
-                let result = match tokio::time::timeout(
-                    opts.canary_timeout,
-                    self.check_connection(opts.client, company, connection),
-                )
-                .await
-                {
-                    Ok(Ok(s)) => Ok(s),
-                    Ok(Err(e)) => Err(e.to_string()),
-                    Err(_) => Err(format!(
-                        "no answer within {} seconds",
-                        opts.canary_timeout.as_secs()
-                    )),
-                };
+                let result = self
+                    .check_connection(opts.client, company, connection, opts.canary_timeout)
+                    .await
+                    .map_err(|e| e.to_string());
                 if let Err(e) = &result {
                     failures.push(CanaryFailure {
                         row: r.row,
@@ -935,12 +956,16 @@ impl App {
         Ok(failures)
     }
 
-    /// One connection end to end: refresh (OAuth 2.0), then a pull of one data type.
+    /// One connection end to end: refresh (OAuth 2.0), then a pull of one data type within
+    /// `pull_timeout`. The refresh is never cut short: a refresh cancelled after the platform
+    /// issued a rotated token pair but before finlink stored it would lose the grant (it ends
+    /// on its own, within the HTTP client's timeouts).
     async fn check_connection(
         &self,
         client: ClientId,
         company: CompanyId,
         connection: ConnectionId,
+        pull_timeout: std::time::Duration,
     ) -> Result<String> {
         let conn = self.get_connection(client, company, connection).await?;
         let integ = self.integration(&conn.integration_key)?.clone();
@@ -965,15 +990,40 @@ impl App {
                 }
             }
         }
-        let types = self.connectors.data_types(&integ.key);
+        match tokio::time::timeout(
+            pull_timeout,
+            self.test_pull(client, company, connection, &integ.key),
+        )
+        .await
+        {
+            Ok(pulled) => said.push(pulled?),
+            Err(_) => {
+                return Err(Error::bad_request(format!(
+                    "the test pull did not end within {} seconds",
+                    pull_timeout.as_secs()
+                )));
+            }
+        }
+        Ok(said.join(", "))
+    }
+
+    /// A pull of one data type of the connection (the company info where there is one), run
+    /// here rather than by a worker; what it pulled, or why it did not complete.
+    async fn test_pull(
+        &self,
+        client: ClientId,
+        company: CompanyId,
+        connection: ConnectionId,
+        integration: &str,
+    ) -> Result<String> {
+        let types = self.connectors.data_types(integration);
         let Some(dt) = types
             .iter()
             .find(|t| t.as_str() == "company" || t.as_str() == "commerce-companyInfo")
             .or_else(|| types.first())
             .copied()
         else {
-            said.push(String::from("no data type to test-pull"));
-            return Ok(said.join(", "));
+            return Ok(String::from("no data type to test-pull"));
         };
         let ds = self
             .queue_data_type(client, company, dt.as_str(), Some(connection))
@@ -1002,8 +1052,7 @@ impl App {
                     .unwrap_or_default()
             )));
         }
-        said.push(format!("{dt} pulled ({} records)", last.records));
-        Ok(said.join(", "))
+        Ok(format!("{dt} pulled ({} records)", last.records))
     }
 
     /// The rows of a run, in order (for the report).

@@ -427,7 +427,7 @@ pub fn row_from_object(obj: &Map<String, Value>) -> Result<RowInput, RowError> {
         let n: i64 = e.trim().parse().map_err(|_| {
             RowError::new(
                 "expires_in",
-                format!("expires_in '{e}' must be a whole number of seconds, e.g. 3600."),
+                String::from("expires_in must be a whole number of seconds, e.g. 3600."),
             )
         })?;
         let secs = if n > EXPIRES_IN_MS_THRESHOLD {
