@@ -626,7 +626,8 @@ impl<R: BufRead> RowReader<R> {
                     }
                 }
                 self.row += 1;
-                let text = line.trim();
+                // A byte order mark (U+FEFF) at the start of the file is not part of the row.
+                let text = line.trim().trim_start_matches('\u{feff}');
                 if text.is_empty() {
                     continue;
                 }
@@ -779,5 +780,15 @@ mod tests {
         assert!(r.next_row().is_none());
         assert_eq!(Format::detect(b"  {\"a\":1}"), Format::Jsonl);
         assert_eq!(Format::detect(b"companyRef,x"), Format::Csv);
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_not_part_of_the_first_json_line() {
+        let text = "\u{feff}{\"companyRef\":\"a\",\"integration\":\"sandbox\",\"accessToken\":\"t\",\"refreshToken\":\"r\"}\n";
+        let mut r = RowReader::new(text.as_bytes(), Format::Jsonl).unwrap();
+        let (n, row) = r.next_row().unwrap();
+        assert_eq!(n, 1);
+        assert!(row.is_ok(), "{:?}", row.err().map(|e| e.message));
+        assert!(r.next_row().is_none());
     }
 }
