@@ -535,6 +535,17 @@ async fn import(
                     failures.len()
                 );
             }
+            if let Some(why) = run
+                .detail
+                .as_deref()
+                .and_then(|d| d.split_once("; not rolled back: "))
+                .map(|(_, why)| why)
+            {
+                anyhow::bail!(
+                    "the canary failed ({} connection(s)); no other row was written. Not rolled back: {why}. Fix the cause and rerun the same command to check them again and continue",
+                    failures.len()
+                );
+            }
             anyhow::bail!(
                 "the canary failed ({} connection(s)); no other row was written. The canary's connections are kept: fix the cause and rerun the same command to check them again and continue, or rerun with --rollback-canary to remove them",
                 failures.len()

@@ -387,8 +387,8 @@ impl App {
                     .await?;
             }
             // `--canary 0` on a rerun skips the checks of a run that had a canary.
-            let failures = if opts.canary == 0 {
-                Vec::new()
+            let (failures, keep) = if opts.canary == 0 {
+                (Vec::new(), Vec::new())
             } else {
                 self.check_canary(opts, &run, progress).await?
             };
@@ -399,7 +399,7 @@ impl App {
                     .map(|f| format!("row {}: {}", f.row, f.error))
                     .collect::<Vec<_>>()
                     .join("; ");
-                let rolled_back = if opts.rollback_canary {
+                let rolled_back = if opts.rollback_canary && keep.is_empty() {
                     self.store.rollback_migration_run(run.id, at).await?;
                     self.store
                         .set_migration_run_status(
@@ -412,6 +412,17 @@ impl App {
                         .await?;
                     true
                 } else {
+                    let detail = if opts.rollback_canary {
+                        format!(
+                            "{detail}; not rolled back: the canary connection(s) of row(s) {} were refreshed or held credentials before this run, and removing them could lose a grant",
+                            keep.iter()
+                                .map(u64::to_string)
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    } else {
+                        detail
+                    };
                     self.store
                         .set_migration_run_status(
                             run.id,
@@ -904,8 +915,12 @@ impl App {
         opts: &ImportOptions,
         run: &MigrationRun,
         progress: &mut (dyn FnMut(Progress<'_>) + Send),
-    ) -> Result<Vec<CanaryFailure>> {
+    ) -> Result<(Vec<CanaryFailure>, Vec<u64>)> {
         let mut failures = Vec::new();
+        // Canary rows a rollback must not remove: a connection whose token was refreshed (the
+        // platform may have rotated it: the file's token is spent, and deleting the connection
+        // would lose the grant) or that held credentials before this run (`updated`).
+        let mut keep = Vec::new();
         let mut after = 0;
         loop {
             let rows = self.store.list_migration_rows(run.id, after, 500).await?;
@@ -931,10 +946,20 @@ impl App {
                 if r.outcome != outcome::CREATED && r.outcome != outcome::UPDATED {
                     continue;
                 }
+                let mut refreshed = false;
                 let result = self
-                    .check_connection(opts.client, company, connection, opts.canary_timeout)
+                    .check_connection(
+                        opts.client,
+                        company,
+                        connection,
+                        opts.canary_timeout,
+                        &mut refreshed,
+                    )
                     .await
                     .map_err(|e| e.to_string());
+                if refreshed || r.outcome == outcome::UPDATED {
+                    keep.push(r.row);
+                }
                 if let Err(e) = &result {
                     failures.push(CanaryFailure {
                         row: r.row,
@@ -953,7 +978,7 @@ impl App {
                 break;
             }
         }
-        Ok(failures)
+        Ok((failures, keep))
     }
 
     /// One connection end to end: refresh (OAuth 2.0), then a pull of one data type within
@@ -966,6 +991,7 @@ impl App {
         company: CompanyId,
         connection: ConnectionId,
         pull_timeout: std::time::Duration,
+        refreshed: &mut bool,
     ) -> Result<String> {
         let conn = self.get_connection(client, company, connection).await?;
         let integ = self.integration(&conn.integration_key)?.clone();
@@ -975,7 +1001,10 @@ impl App {
                 .refresh_now(&Actor::Cli, client, company, connection)
                 .await?
             {
-                RefreshOutcome::Refreshed { .. } => said.push(String::from("token refreshed")),
+                RefreshOutcome::Refreshed { .. } => {
+                    *refreshed = true;
+                    said.push(String::from("token refreshed"));
+                }
                 RefreshOutcome::Rejected { reason } => {
                     return Err(Error::bad_request(format!(
                         "{} rejected the refresh token ({reason}): the tokens are not valid for finlink's OAuth app. Check that finlink uses the same client id as the old system, and that the old system has stopped refreshing.",
