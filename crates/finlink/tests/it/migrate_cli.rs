@@ -442,6 +442,36 @@ async fn failing_canary_stops_the_run(ts: &TestServer) {
     assert!(stderr.contains("were removed"), "{stderr}");
     assert_eq!(total_companies(ts).await, 20);
     assert_eq!(linked_connections(ts).await, 20);
+
+    // A canary whose token was refreshed but whose test pull fails is not rolled back: the
+    // refresh may have rotated the token, and the file's one is spent.
+    let rows = minted_rows(ts, 3, "kp").await;
+    let input = dir.join("keep.jsonl");
+    write_jsonl(&input, &rows);
+    sandbox(ts).inject_data_failure(
+        finlink_sandbox::DataFailure::new(finlink_sandbox::DataFailureKind::ServerError, 10_000)
+            .for_type(finlink_sandbox::DataType::Company),
+    );
+    let mut c = cli(ts);
+    c.args([
+        "migrate",
+        "import",
+        "--rollback-canary",
+        "--canary-timeout",
+        "2",
+    ])
+    .arg(&input);
+    let out = run(c).await;
+    sandbox(ts).clear_data_failures();
+    let (_, stderr) = text(&out);
+    assert!(!out.status.success());
+    assert!(stderr.contains("Not rolled back"), "{stderr}");
+    assert_eq!(total_companies(ts).await, 21, "the canary's company stays");
+    assert_eq!(
+        linked_connections(ts).await,
+        21,
+        "and its refreshed connection"
+    );
 }
 both_engines!(failing_canary_stops_the_run);
 
