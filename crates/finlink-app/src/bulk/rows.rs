@@ -94,8 +94,9 @@ impl std::fmt::Display for RowError {
     }
 }
 
-/// A row as read, before it is checked.
-#[derive(Debug, Default, Clone)]
+/// A row as read, before it is checked. Its `Debug` names the body's fields, never their values
+/// (they include tokens).
+#[derive(Default, Clone)]
 pub struct RowInput {
     pub client: Option<String>,
     pub company_id: Option<String>,
@@ -108,6 +109,22 @@ pub struct RowInput {
     pub body: BTreeMap<String, Value>,
     /// Apideck's connection metadata, kept on the connection.
     pub metadata: Map<String, Value>,
+}
+
+impl std::fmt::Debug for RowInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RowInput")
+            .field("client", &self.client)
+            .field("company_id", &self.company_id)
+            .field("company_ref", &self.company_ref)
+            .field("company_name", &self.company_name)
+            .field("tags", &self.tags)
+            .field("integration", &self.integration)
+            .field("unified_api", &self.unified_api)
+            .field("body", &self.body.keys().collect::<Vec<_>>())
+            .field("metadata", &self.metadata.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 impl Drop for RowInput {
@@ -780,6 +797,18 @@ mod tests {
         assert!(r.next_row().is_none());
         assert_eq!(Format::detect(b"  {\"a\":1}"), Format::Jsonl);
         assert_eq!(Format::detect(b"companyRef,x"), Format::Csv);
+    }
+
+    #[test]
+    fn debug_names_fields_not_tokens() {
+        let row = row_from_object(&obj(serde_json::json!({
+            "companyRef": "crm-1", "integration": "sandbox",
+            "accessToken": "secret-access-value", "refreshToken": "secret-refresh-value"
+        })))
+        .unwrap();
+        let shown = format!("{row:?}");
+        assert!(shown.contains("accessToken"), "{shown}");
+        assert!(!shown.contains("secret-"), "{shown}");
     }
 
     #[test]
