@@ -73,6 +73,24 @@ impl MigrationCounts {
     }
 }
 
+/// `N created, N updated, N unchanged, N duplicate, N invalid, N failed; N companies created`: the
+/// one wording of a run's counts (the audit entry of a batch, the CLI's summary line).
+impl std::fmt::Display for MigrationCounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} created, {} updated, {} unchanged, {} duplicate, {} invalid, {} failed; {} companies created",
+            self.created,
+            self.updated,
+            self.unchanged,
+            self.duplicate,
+            self.invalid,
+            self.failed,
+            self.companies_created
+        )
+    }
+}
+
 /// One `finlink migrate import` run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MigrationRun {

@@ -317,18 +317,11 @@ impl Shower {
 }
 
 fn summary(run: &MigrationRun, secs: f64) -> String {
-    let c = &run.counts;
     format!(
-        "{} of {} rows: {} created, {} updated, {} unchanged, {} duplicate, {} invalid, {} failed; {} companies created (run {}, {:.1}s)",
-        c.rows(),
+        "{} of {} rows: {} (run {}, {:.1}s)",
+        run.counts.rows(),
         run.total_rows,
-        c.created,
-        c.updated,
-        c.unchanged,
-        c.duplicate,
-        c.invalid,
-        c.failed,
-        c.companies_created,
+        run.counts,
         run.id,
         secs
     )

@@ -893,16 +893,9 @@ impl App {
         }
         let c = &out.counts;
         out.audit.detail = Some(format!(
-            "migration run {run}, rows {}-{}: {} created, {} updated, {} unchanged, {} duplicate, {} invalid, {} failed; {} companies created",
+            "migration run {run}, rows {}-{}: {c}",
             after_row + 1,
-            up_to_row,
-            c.created,
-            c.updated,
-            c.unchanged,
-            c.duplicate,
-            c.invalid,
-            c.failed,
-            c.companies_created
+            up_to_row
         ));
         carry.extend(touched.iter().filter_map(|id| by_id.remove(id)));
         Ok(out)
